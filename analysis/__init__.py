@@ -1,0 +1,1 @@
+"""From runs to verdicts: the claims schema, the verdict rules, verification, tables."""

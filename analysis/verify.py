@@ -1,0 +1,160 @@
+"""Judge every claim of a paper from its runs: ``python -m analysis.verify papers/mamba --scale cpu``.
+
+Reads ``claims.yaml`` and ``config.yaml`` from the paper folder and ``metrics.json`` of each run, writes
+``results/<paper>/claims.json`` and ``claims.csv``, logs reported and reproduced values with the verdicts to MLflow,
+and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.claims import ClaimsError, experiments_of, load_claims
+from analysis.verdicts import NOT_RUN, judge
+from repro import config as rconfig
+from repro import runio, tracking
+
+
+class MissingRunError(FileNotFoundError):
+    pass
+
+
+def collect(results: Path, paper: str, scale: str, experiments, seeds, metric: str, paper_dir: Path) -> dict:
+    out = {}
+    for e in experiments:
+        vals = []
+        for s in seeds:
+            path = runio.run_dir(results, paper, e, scale, s) / "metrics.json"
+            if not path.exists():
+                raise MissingRunError(
+                    f"{path} is missing: run it with `snakemake {paper_dir.as_posix()} --config scale={scale}` "
+                    f"(or python -m papers.{paper}.experiment --experiment {e} --scale {scale} --seed {s})")
+            m = json.loads(path.read_text())
+            if metric not in m:
+                raise MissingRunError(f"{path} has no metric {metric!r} (has: {', '.join(sorted(m))})")
+            vals.append(float(m[metric]))
+        out[e] = vals
+    return out
+
+
+def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
+    paper_dir = Path(paper_dir)
+    results = Path(results or tracking.results_dir())
+    pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
+    claims = load_claims(paper_dir / "claims.yaml", experiments=list(pcfg["experiments"]))
+    paper, seeds = pcfg["paper"], rconfig.seeds(pcfg, scale)
+    rows = []
+    for claim in claims["claims"]:
+        rule = claim["rule"]
+        row = {"id": claim["id"], "statement": claim["statement"], "source": claim["source"],
+               "metric": claim["metric"], "kind": rule["kind"], "rule": rule,
+               "secondary": bool(claim.get("secondary", False)),
+               "deviation": claim.get("deviations", {}).get(scale, "")}
+        if "not_run" in claim:
+            row.update(verdict=NOT_RUN, reason=claim["not_run"], reproduced=None)
+        else:
+            values = collect(results, paper, scale, experiments_of(claim), seeds, claim["metric"], paper_dir)
+            row.update(judge(claim, values))
+            row["seeds"] = seeds
+        rows.append(row)
+    summary = {}
+    for r in rows:
+        summary[r["verdict"]] = summary.get(r["verdict"], 0) + 1
+    return {"paper": paper, "title": claims["paper"]["title"], "scale": scale,
+            "evidence": scale != "smoke", "note": "smoke scale: proves the pipeline, not evidence" if scale == "smoke" else "",
+            **tracking.git_state(), "claims": rows, "summary": summary}
+
+
+def _fmt(x, digits=1):
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+
+
+def table(report: dict) -> pd.DataFrame:
+    rows = []
+    for r in report["claims"]:
+        rule, rep = r["rule"], r.get("reproduced") or {}
+        if r["kind"] == "value":
+            reported = f"{rule['reported']:g}" + (f" ± {rule['reported_spread']:g}" if "reported_spread" in rule else "")
+            ours = f"{_fmt(rep['mean'])} ± {_fmt(rep['std'])} (n={rep['n']})" if rep else ""
+            ci = f"[{_fmt(rep['ci_low'])}, {_fmt(rep['ci_high'])}]" if rep else ""
+        elif r["kind"] == "ordering":
+            reported = f"{' , '.join(rule['better'])} > {' , '.join(rule['worse'])} by >= {rule['margin']:g}"
+            ours = f"gap {_fmt(rep.get('gap'))}" if rep else ""
+            ci = ""
+        else:
+            reported = f"exponent {rule['expected']:g} ± {rule['tolerance']:g}"
+            ours = f"{_fmt(rep.get('slope'), 2)}" if rep else ""
+            ci = f"[{_fmt(rep.get('ci_low'), 2)}, {_fmt(rep.get('ci_high'), 2)}]" if rep else ""
+        rows.append({"claim": r["id"], "source": r["source"], "reported": reported, "ours": ours,
+                     "95% CI": ci, "verdict": r["verdict"]})
+    return pd.DataFrame(rows)
+
+
+def write(report: dict, results: Path) -> Path:
+    out = Path(results) / report["paper"]
+    runio.write_json(out / "claims.json", report)
+    flat = []
+    for r in report["claims"]:
+        rep = r.get("reproduced") or {}
+        flat.append({"paper": report["paper"], "scale": report["scale"], "id": r["id"], "kind": r["kind"],
+                     "source": r["source"], "metric": r["metric"], "reported": r["rule"].get("reported"),
+                     "reproduced_mean": rep.get("mean", rep.get("gap", rep.get("slope"))),
+                     "reproduced_std": rep.get("std"), "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high"),
+                     "n_seeds": rep.get("n"), "verdict": r["verdict"], "reason": r["reason"],
+                     "deviation": r["deviation"]})
+    runio.atomic_write(out / "claims.csv", pd.DataFrame(flat).to_csv(index=False))
+    return out / "claims.json"
+
+
+def log_to_mlflow(report: dict) -> None:
+    """One parent run per verification and one child run per claim, so the MLflow UI compares claims as rows."""
+    client = tracking.client()
+    exp = tracking.experiment_id(client, report["paper"])
+    base_tags = {"paper": report["paper"], "scale": report["scale"], "kind": "verification",
+                 "git_commit": report["git_commit"], "git_dirty": report["git_dirty"]}
+    parent = client.create_run(exp, run_name=f"verify/{report['scale']}", tags=base_tags)
+    for r in report["claims"]:
+        rep = r.get("reproduced") or {}
+        tags = {**base_tags, "claim": r["id"], "verdict": r["verdict"], "source": r["source"],
+                "reason": r["reason"][:5000], "mlflow.parentRunId": parent.info.run_id, "kind": "claim"}
+        child = client.create_run(exp, run_name=f"claim/{r['id']}/{report['scale']}", tags=tags)
+        metrics = {"reported": r["rule"].get("reported"), "reproduced": rep.get("mean", rep.get("gap", rep.get("slope"))),
+                   "reproduced_std": rep.get("std"), "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high")}
+        for k, v in metrics.items():
+            if v is not None and math.isfinite(v):
+                client.log_metric(child.info.run_id, k, float(v))
+                client.log_metric(parent.info.run_id, f"{k}.{r['id']}", float(v))
+        client.set_tag(parent.info.run_id, f"verdict.{r['id']}", r["verdict"])
+        client.set_terminated(child.info.run_id)
+    client.set_terminated(parent.info.run_id)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("paper_dir", type=Path)
+    p.add_argument("--scale", default="cpu")
+    p.add_argument("--results", type=Path, default=None)
+    p.add_argument("--no-track", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        report = verify(args.paper_dir, args.scale, args.results)
+        path = write(report, args.results or tracking.results_dir())
+        if not args.no_track and tracking.enabled():
+            log_to_mlflow(report)
+    except (ClaimsError, rconfig.ConfigError, MissingRunError, tracking.TrackingError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"\n{report['title']} — scale {report['scale']}{' (' + report['note'] + ')' if report['note'] else ''}")
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        print(table(report).to_string(index=False))
+    print(f"\nwritten: {path} and claims.csv")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The two architectures of Mamba Table 1, each taking an inner SSM layer (S4D or S6).
+
+- ``MambaBlock`` (Mamba, Figure 3): in_proj d -> 2 d_inner (x, z); causal depthwise conv1d (k=4) -> SiLU -> SSM;
+  multiply by SiLU(z); out_proj.
+- ``NoGateBlock``: the SSM layer with no multiplicative branch and no convolution: in_proj d -> d_inner, SSM,
+  SiLU, out_proj.
+Both sit in a pre-norm residual stack (``model.SequenceModel``).
+"""
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from papers.mamba.s4d import S4D
+from papers.mamba.s6 import S6
+
+LAYERS = ("s4", "s6")
+ARCHITECTURES = ("no_gate", "mamba")
+
+
+def inner_layer(kind: str, channels: int, cfg: dict, rngs: nnx.Rngs):
+    if kind == "s6":
+        return S6(channels, n_state=cfg["d_state"], scan_method=cfg["scan_method"], rngs=rngs)
+    if kind == "s4":
+        return S4D(channels, n_state=cfg["s4_state"], init=cfg["s4_init"], rngs=rngs)
+    raise ValueError(f"unknown inner layer {kind!r}; valid: {', '.join(LAYERS)}")
+
+
+def _out_proj(d_inner: int, d_model: int, n_layer: int, rngs: nnx.Rngs):
+    # the reference code rescales out_proj by 1/sqrt(n_layer) so the residual stream does not grow with depth
+    init = nnx.initializers.variance_scaling(1.0 / n_layer, "fan_in", "truncated_normal")
+    return nnx.Linear(d_inner, d_model, use_bias=False, kernel_init=init, rngs=rngs)
+
+
+class MambaBlock(nnx.Module):
+    def __init__(self, d_model: int, layer: str, cfg: dict, n_layer: int, *, rngs: nnx.Rngs):
+        d_inner = cfg["expand"] * d_model
+        self.in_proj = nnx.Linear(d_model, 2 * d_inner, use_bias=False, rngs=rngs)
+        k = cfg["d_conv"]
+        self.conv = nnx.Conv(d_inner, d_inner, kernel_size=(k,), feature_group_count=d_inner,
+                             padding=[(k - 1, 0)], rngs=rngs)
+        self.ssm = inner_layer(layer, d_inner, cfg, rngs)
+        self.out_proj = _out_proj(d_inner, d_model, n_layer, rngs)
+
+    def __call__(self, x):
+        x, z = jnp.split(self.in_proj(x), 2, axis=-1)
+        x = jax.nn.silu(self.conv(x))
+        return self.out_proj(self.ssm(x) * jax.nn.silu(z))
+
+
+class NoGateBlock(nnx.Module):
+    def __init__(self, d_model: int, layer: str, cfg: dict, n_layer: int, *, rngs: nnx.Rngs):
+        d_inner = cfg["expand"] * d_model
+        self.in_proj = nnx.Linear(d_model, d_inner, use_bias=False, rngs=rngs)
+        self.ssm = inner_layer(layer, d_inner, cfg, rngs)
+        self.out_proj = _out_proj(d_inner, d_model, n_layer, rngs)
+
+    def __call__(self, x):
+        return self.out_proj(jax.nn.silu(self.ssm(self.in_proj(x))))
+
+
+BLOCKS = {"mamba": MambaBlock, "no_gate": NoGateBlock}
+
+
+def make_block(arch: str, d_model: int, layer: str, cfg: dict, n_layer: int, rngs: nnx.Rngs):
+    if arch not in BLOCKS:
+        raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}")
+    return BLOCKS[arch](d_model, layer, cfg, n_layer, rngs=rngs)
+
+
+def n_params(model: nnx.Module) -> int:
+    return int(sum(math.prod(x.shape) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))

@@ -1,0 +1,59 @@
+"""Mamba Table 1 (selective copying): build a run from its resolved config; the command line is repro.cli.
+
+    python -m papers.mamba.experiment --experiment s6-mamba --scale cpu --seed 0
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from papers.mamba import selective_copying
+from papers.mamba.model import SequenceModel
+from repro import seeding
+from repro.cli import main
+from repro.train import Task
+
+PAPER_DIR = Path(__file__).parent
+
+
+def answer_loss(model, inputs, targets):
+    """Cross entropy and accuracy (percent) on the answer positions only: the last n_tokens outputs."""
+    logits = model(inputs)[:, -targets.shape[1]:].astype(jnp.float32)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, targets).mean()
+    accuracy = 100.0 * jnp.mean(jnp.argmax(logits, -1) == targets)
+    return loss, accuracy
+
+
+def build_task(cfg: dict, seed: int) -> Task:
+    t, m, tr = cfg["task"], cfg["model"], cfg["train"]
+    model = SequenceModel({**m, "vocab_size": t["vocab_size"]}, rngs=nnx.Rngs(params=seeding.key(seed, "init")))
+
+    def batch(key, size=tr["batch_size"]):
+        return selective_copying.batch(key, size, t["seq_len"], t["n_tokens"], t["vocab_size"])
+
+    def loss(model, b):
+        loss_value, accuracy = answer_loss(model, *b)
+        return loss_value, {"accuracy": accuracy}
+
+    # a fixed validation set shared by every seed, evaluated in batches to bound memory
+    n_batches = max(1, t["eval_examples"] // t["eval_batch"])
+    eval_keys = jax.random.split(jax.random.key(t["eval_seed"]), n_batches)
+
+    def evaluate(model):
+        def one(key):
+            return answer_loss(model, *batch(key, t["eval_batch"]))
+        losses, accs = jax.lax.map(one, eval_keys)
+        return {"loss": jnp.mean(losses), "accuracy": jnp.mean(accs)}
+
+    optimizer = optax.adam(tr["lr"])  # constant learning rate, no weight decay (Mamba App. E.1)
+    return Task(model=model, optimizer=optimizer, batch=batch, loss=loss, evaluate=evaluate,
+                items_per_step=tr["batch_size"] * (t["seq_len"] + t["n_tokens"]))
+
+
+if __name__ == "__main__":
+    sys.exit(main(PAPER_DIR, build_task))

@@ -1,0 +1,25 @@
+"""A token-in, logits-out stack: embedding, pre-norm residual blocks with RMSNorm, final norm, tied head
+(the Mamba reference backbone, ``MixerModel`` + ``MambaLMHeadModel``)."""
+from __future__ import annotations
+
+import jax.numpy as jnp
+from flax import nnx
+
+from papers.mamba.blocks import make_block
+from repro.nn import RMSNorm
+
+
+class SequenceModel(nnx.Module):
+    def __init__(self, cfg: dict, *, rngs: nnx.Rngs):
+        d = cfg["d_model"]
+        self.embed = nnx.Embed(cfg["vocab_size"], d, embedding_init=nnx.initializers.normal(0.02), rngs=rngs)
+        self.norms = nnx.List([RMSNorm(d) for _ in range(cfg["n_layer"])])
+        self.blocks = nnx.List([make_block(cfg["arch"], d, cfg["layer"], cfg, cfg["n_layer"], rngs)
+                                for _ in range(cfg["n_layer"])])
+        self.norm_f = RMSNorm(d)
+
+    def __call__(self, tokens):
+        x = self.embed(tokens).astype(jnp.float32)
+        for norm, block in zip(self.norms, self.blocks):
+            x = x + block(norm(x))
+        return self.embed.attend(self.norm_f(x))

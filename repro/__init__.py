@@ -1,0 +1,1 @@
+"""The runtime every paper shares: configuration, seeding, the training loop, checkpoints, tracking."""

@@ -1,0 +1,78 @@
+"""Orbax checkpoints of a training state (any pytree of arrays) plus JSON metadata.
+
+The state is stored as a flat ``{path: array}`` dict so that restoring needs only a template of the same
+structure (a freshly initialised state), and a mismatch or a damaged file fails with one clear message.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+logging.getLogger("absl").setLevel(logging.ERROR)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used, with the path and the fix in the message."""
+
+
+def _flat(tree) -> dict:
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+
+
+def _keep_key_data(tree):
+    """PRNG key arrays are stored as their raw uint32 data."""
+    return jax.tree.map(lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
+
+
+class Checkpointer:
+    def __init__(self, directory: Path, keep: int = 2):
+        self.directory = Path(directory).absolute()
+        self.manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False),
+        )
+
+    def latest_step(self) -> int | None:
+        return self.manager.latest_step()
+
+    def save(self, step: int, state, meta: dict) -> None:
+        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(_flat(_keep_key_data(state))),
+                                                        meta=ocp.args.JsonSave(meta)))
+        self.manager.wait_until_finished()
+
+    def restore(self, step: int, template):
+        """Restore into the structure of ``template``; returns (state, meta)."""
+        where = self.directory / str(step)
+        fix = (f"delete {where} to resume from the checkpoint before it, or delete {self.directory} "
+               "to start this run over")
+        flat_template = _flat(_keep_key_data(template))
+        abstract = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in flat_template.items()}
+        try:
+            restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+                                                                          meta=ocp.args.JsonRestore()))
+        except Exception as e:  # orbax/tensorstore raise many types for a damaged file
+            raise CheckpointError(f"checkpoint {where} is unreadable or corrupt ({type(e).__name__}: "
+                                  f"{str(e).splitlines()[0][:300]}); {fix}") from e
+        flat = restored["state"]
+        if set(flat) != set(flat_template):
+            raise CheckpointError(f"checkpoint {where} holds a different model/optimizer structure than this config "
+                                  f"builds; {fix}")
+        for k, v in flat.items():
+            if not np.all(np.isfinite(v)) if np.issubdtype(np.asarray(v).dtype, np.floating) else False:
+                raise CheckpointError(f"checkpoint {where} holds non-finite values in {k}; {fix}")
+        leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+        values = []
+        for path, leaf in leaves:
+            v = flat[jax.tree_util.keystr(path)]
+            if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+                v = jax.random.wrap_key_data(v, impl=jax.random.key_impl(leaf))
+            values.append(v)
+        return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), values), restored["meta"]
+
+    def close(self):
+        self.manager.close()

@@ -1,0 +1,84 @@
+"""Command line for one run: ``python -m papers.<p>.experiment --experiment E --scale S --seed K [--set k=v ...]``.
+
+A paper's entry point calls ``main(paper_dir, build_task)`` with ``build_task(cfg, seed) -> repro.train.Task``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from repro import config as rconfig
+from repro import runio, tracking
+from repro.checkpoint import CheckpointError
+from repro.train import train
+
+
+def claim_ids(paper_dir: Path, experiment: str) -> list[str]:
+    """Ids of the claims in ``claims.yaml`` that use this experiment (for the run's tags)."""
+    path = paper_dir / "claims.yaml"
+    if not path.exists():
+        return []
+    claims = (yaml.safe_load(path.read_text()) or {}).get("claims", [])
+    out = []
+    for c in claims:
+        rule = c.get("rule") or {}
+        used = set(c.get("experiments") or []) | set(rule.get("better") or []) | set(rule.get("worse") or [])
+        if experiment in used:
+            out.append(c.get("id"))
+    return out
+
+
+def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, overrides=None,
+        run_dir: Path | None = None, track: bool = True, progress: bool = True, stop_after: int | None = None):
+    paper_dir = Path(paper_dir)
+    paper_cfg = rconfig.load_paper_config(paper_dir / "config.yaml")
+    cfg = rconfig.resolve(paper_cfg, experiment, scale, overrides)
+    paper = paper_cfg["paper"]
+    chash = rconfig.config_hash(cfg)
+    run_dir = Path(run_dir or runio.run_dir(tracking.results_dir(), paper, experiment, scale, seed))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tracker = None
+    if track and tracking.enabled():
+        tags = {"paper": paper, "experiment": experiment, "scale": scale, "seed": seed,
+                "claims": ",".join(claim_ids(paper_dir, experiment)), "config_hash": chash,
+                "data": cfg.get("data_checksum", "synthetic (generated from the seed)"),
+                "run_dir": str(run_dir), **tracking.git_state(), **tracking.package_versions()}
+        tracker = tracking.RunTracker(paper, f"{experiment}/{scale}/seed{seed}", tags,
+                                      tracking.flatten(cfg), run_dir)
+    task = build_task(cfg, seed)
+    try:
+        metrics = train(task, cfg, seed, run_dir, tracker=tracker, config_hash=chash, progress=progress,
+                        stop_after=stop_after)
+    except BaseException:
+        if tracker:
+            tracker.finish("FAILED")
+        raise
+    if tracker and metrics:
+        for name in ("metrics.json", "history.csv", "config.yaml"):
+            tracker.log_artifact(run_dir / name)
+        tracker.finish()
+    return metrics
+
+
+def main(paper_dir: Path, build_task, argv=None) -> int:
+    p = argparse.ArgumentParser(description=f"Train one run of {Path(paper_dir).name}")
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--scale", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (repeatable), e.g. --set train.steps=100")
+    p.add_argument("--run-dir", type=Path, help="default: results/<paper>/runs/<experiment>/<scale>/seed<k>")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    args = p.parse_args(argv)
+    try:
+        metrics = run(paper_dir, build_task, args.experiment, args.scale, args.seed, args.overrides,
+                      args.run_dir, track=not args.no_track, progress=sys.stderr.isatty() or "SNAKEMAKE" not in os.environ)
+    except (rconfig.ConfigError, CheckpointError, tracking.TrackingError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    return 0

@@ -1,0 +1,127 @@
+"""Configuration: a paper's ``config.yaml`` (base settings, experiments, scales) + command-line overrides.
+
+Resolution order (later wins): ``base`` <- ``scales[scale].overrides`` <- ``experiments[experiment]`` <- ``--set``.
+Every override must name a key that exists in ``base`` and keep its type; anything else fails with a message that
+names the key and lists the valid ones.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+SCALES = ("smoke", "cpu", "full")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the thing and the fix."""
+
+
+def load_yaml(path: Path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_paper_config(path: Path) -> dict:
+    cfg = load_yaml(path)
+    for key in ("paper", "base", "experiments", "scales"):
+        if key not in cfg:
+            raise ConfigError(f"{path}: missing top-level key {key!r}")
+    for name, scale in cfg["scales"].items():
+        if name not in SCALES:
+            raise ConfigError(f"{path}: scale {name!r} is not one of {', '.join(SCALES)}")
+        seeds = (scale or {}).get("seeds")
+        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+            raise ConfigError(f"{path}: scales.{name}.seeds must be a non-empty list of integers")
+    cfg["_path"] = str(path)
+    return cfg
+
+
+def _merge(base: dict, update: dict, where: str) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in (update or {}).items():
+        if key not in out:
+            raise ConfigError(f"unknown config key {where}{key!r}; valid keys here: {', '.join(sorted(out))}")
+        if isinstance(out[key], dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key {where}{key} is a section; give one of its keys: {', '.join(sorted(out[key]))}")
+            out[key] = _merge(out[key], value, f"{where}{key}.")
+        else:
+            out[key] = _coerce(out[key], value, f"{where}{key}")
+    return out
+
+
+def _coerce(default, value, name):
+    if isinstance(default, bool) or default is None:
+        ok = default is None or isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, type(default))
+    if not ok:
+        raise ConfigError(f"config key {name} expects {type(default).__name__}, got {value!r}")
+    return value
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["train.steps=100", "model.d_model=32"]`` -> nested dict (values parsed as YAML scalars)."""
+    out: dict = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. train.steps=100)")
+        key, raw = item.split("=", 1)
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(raw)
+    return out
+
+
+def resolve(paper_cfg: dict, experiment: str, scale: str, overrides: list[str] | None = None) -> dict:
+    path = paper_cfg.get("_path", "config.yaml")
+    if experiment not in paper_cfg["experiments"]:
+        raise ConfigError(f"unknown experiment {experiment!r} in {path}; valid: {', '.join(paper_cfg['experiments'])}")
+    if scale not in paper_cfg["scales"]:
+        raise ConfigError(f"unknown scale {scale!r} in {path}; valid: {', '.join(paper_cfg['scales'])}")
+    cfg = _merge(paper_cfg["base"], paper_cfg["scales"][scale].get("overrides"), "")
+    cfg = _merge(cfg, paper_cfg["experiments"][experiment], "")
+    cfg = _merge(cfg, parse_overrides(overrides), "")
+    validate_train(cfg.get("train", {}), path)
+    cfg["run"] = {"paper": paper_cfg["paper"], "experiment": experiment, "scale": scale}
+    return cfg
+
+
+def validate_train(train: dict, where: str) -> None:
+    steps, log = train.get("steps"), train.get("log_every")
+    if not steps or not log or steps <= 0 or log <= 0:
+        raise ConfigError(f"{where}: train.steps and train.log_every must be positive")
+    for key in ("steps", "eval_every", "checkpoint_every"):
+        if train.get(key) and train[key] % log:
+            raise ConfigError(f"{where}: train.{key}={train[key]} must be a multiple of train.log_every={log} "
+                              "(steps run in jitted chunks of log_every)")
+
+
+def config_hash(cfg: dict) -> str:
+    """sha256 of the canonical JSON of the resolved config, without the seed (the seed is its own tag)."""
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def seeds(paper_cfg: dict, scale: str) -> list[int]:
+    if scale not in paper_cfg["scales"]:
+        raise ConfigError(f"unknown scale {scale!r}; valid: {', '.join(paper_cfg['scales'])}")
+    return list(paper_cfg["scales"][scale]["seeds"])

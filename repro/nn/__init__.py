@@ -1,0 +1,4 @@
+"""Layers that several papers use."""
+from repro.nn.norms import RMSNorm
+
+__all__ = ["RMSNorm"]

@@ -1,0 +1,40 @@
+"""The files a run leaves in its directory (DESIGN.md, "A run"): metrics.json, history.csv, config.yaml."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write via a temporary file and a rename, so a killed process never leaves half a file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: dict) -> None:
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_yaml(path: Path, data: dict) -> None:
+    atomic_write(path, yaml.safe_dump(data, sort_keys=True))
+
+
+def write_history(path: Path, rows: list[dict]) -> None:
+    columns = sorted({k for row in rows for k in row}, key=lambda c: (c != "step", c))
+    import io
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buf.getvalue())
+
+
+def run_dir(results: Path, paper: str, experiment: str, scale: str, seed: int) -> Path:
+    return Path(results) / paper / "runs" / experiment / scale / f"seed{seed}"

@@ -1,0 +1,126 @@
+"""One training loop for every paper: jitted chunks of Optax steps on a Flax NNX model, evaluation on a schedule,
+Orbax checkpoints, exact resume, a progress bar, tracking.
+
+A paper supplies a ``Task``. The loop runs ``log_every`` steps per call of one jitted ``lax.scan`` (no per-step
+Python); the batch for step t is ``task.batch(fold_in(data_key, t))``, so a run stopped at a checkpoint and started
+again sees the same data and ends with the same numbers.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+from tqdm import tqdm
+
+from repro import runio, seeding
+from repro.checkpoint import Checkpointer, CheckpointError
+
+
+@dataclasses.dataclass
+class Task:
+    model: nnx.Module                                  # initialised from the run's seed
+    optimizer: optax.GradientTransformation
+    batch: Callable[[jax.Array], Any]                  # key -> batch (jittable)
+    loss: Callable[[nnx.Module, Any], tuple]           # (model, batch) -> (loss, {metric: value})
+    evaluate: Callable[[nnx.Module], dict]             # model -> {metric: value} on fixed validation data (jittable)
+    items_per_step: int = 1                            # tokens (or examples) per step, for throughput
+    items_name: str = "tok"
+
+
+def _chunk_fn(task: Task, graphdef, rest, n_steps: int):
+    def one_step(state, step, data_key):
+        params, opt_state = state
+        batch = task.batch(seeding.step_key(data_key, step))
+
+        def loss_of(p):
+            return task.loss(nnx.merge(graphdef, p, rest), batch)
+
+        (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
+        updates, opt_state = task.optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), {"loss": loss, **aux}
+
+    @jax.jit
+    def chunk(state, start, data_key):
+        return jax.lax.scan(lambda s, t: one_step(s, t, data_key), state, start + jnp.arange(n_steps))
+
+    return chunk
+
+
+def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_hash: str = "",
+          progress: bool = True, stop_after: int | None = None) -> dict:
+    """Train to ``cfg['train']['steps']``; resume from ``run_dir/checkpoints`` when it holds a checkpoint.
+
+    ``stop_after`` ends the process's work early (after that many steps in total), as a kill would: used by tests.
+    Returns the final metrics (also written to ``run_dir/metrics.json``).
+    """
+    tc = cfg["train"]
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    graphdef, params, rest = nnx.split(task.model, nnx.Param, ...)
+    state = (params, task.optimizer.init(params))
+    data_key = seeding.key(seed, "data")
+    ckpt = Checkpointer(run_dir / "checkpoints", keep=tc.get("keep_checkpoints", 2))
+    start, history, wall_before = 0, [], 0.0
+    latest = ckpt.latest_step()
+    if latest is not None:
+        state, meta = ckpt.restore(latest, state)
+        if meta.get("config_hash") != config_hash:
+            raise CheckpointError(f"checkpoint {ckpt.directory / str(latest)} was written with another config "
+                                  f"(hash {meta.get('config_hash')}, now {config_hash}); delete {run_dir} to start "
+                                  "this run over with the new config")
+        start, history, wall_before = latest, meta["history"], meta["wall_time_s"]
+    runio.write_yaml(run_dir / "config.yaml", {**cfg, "seed": seed, "config_hash": config_hash})
+
+    log_every, total = tc["log_every"], tc["steps"]
+    eval_every, ckpt_every = tc.get("eval_every") or total, tc.get("checkpoint_every") or total
+    chunk = _chunk_fn(task, graphdef, rest, log_every)
+    evaluate = jax.jit(lambda p: task.evaluate(nnx.merge(graphdef, p, rest)))
+    bar = tqdm(total=total, initial=start, disable=not progress, unit="step", dynamic_ncols=True,
+               desc=f"{cfg['run']['experiment']} seed{seed}")
+    t0, step = time.perf_counter(), start
+    last_eval = {k: v for k, v in (history[-1] if history else {}).items() if k.startswith("eval_")}
+    try:
+        while step < total:
+            if stop_after is not None and step >= stop_after:
+                return {}
+            t_chunk = time.perf_counter()
+            state, metrics = chunk(state, step, data_key)
+            metrics = {k: float(jnp.mean(v)) for k, v in metrics.items()}
+            step += log_every
+            rate = log_every * task.items_per_step / (time.perf_counter() - t_chunk)
+            row = {"step": step, **{f"train_{k}": v for k, v in metrics.items()},
+                   f"{task.items_name}_per_s": rate}
+            if step % eval_every == 0 or step == total:
+                last_eval = {f"eval_{k}": float(v) for k, v in evaluate(state[0]).items()}
+                row.update(last_eval)
+            history.append(row)
+            if tracker:
+                tracker.log_metrics(row, step)
+            bar.update(log_every)
+            bar.set_postfix(loss=f"{metrics['loss']:.3f}", **{f"{task.items_name}/s": f"{rate:,.0f}"},
+                            **{k: f"{v:.3g}" for k, v in last_eval.items()})
+            if step % ckpt_every == 0 or step == total:
+                ckpt.save(step, state, {"history": history, "config_hash": config_hash,
+                                        "wall_time_s": wall_before + time.perf_counter() - t0})
+    finally:
+        bar.close()
+        ckpt.close()
+    final = {
+        **{k[5:]: v for k, v in last_eval.items()},
+        "train_loss": history[-1]["train_loss"] if history else None,
+        "steps": total,
+        "seed": seed,
+        "wall_time_s": wall_before + time.perf_counter() - t0,
+        "n_params": int(sum(x.size for x in jax.tree.leaves(state[0]))),
+        "config_hash": config_hash,
+        **{k: cfg["run"][k] for k in ("paper", "experiment", "scale")},
+    }
+    runio.write_history(run_dir / "history.csv", history)
+    runio.write_json(run_dir / "metrics.json", final)  # written last: its presence means the run is complete
+    return final
