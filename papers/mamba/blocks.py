@@ -29,6 +29,25 @@ def inner_layer(kind: str, channels: int, cfg: dict, rngs: nnx.Rngs):
     raise ValueError(f"unknown inner layer {kind!r}; valid: {', '.join(LAYERS)}")
 
 
+class CausalDepthwiseConv(nnx.Module):
+    """y_t = b + sum_k w_k * x_{t-k}, per channel: Mamba's short convolution (d_conv = 4) before the SSM.
+
+    Written as K shifted multiply-adds; XLA's grouped convolution is several times slower on CPU.
+    """
+
+    def __init__(self, channels: int, width: int, *, rngs: nnx.Rngs):
+        bound = 1.0 / math.sqrt(width)  # PyTorch Conv1d's default init (fan_in = width for a depthwise conv)
+        self.weight = nnx.Param(jax.random.uniform(rngs.params(), (width, channels), minval=-bound, maxval=bound))
+        self.bias = nnx.Param(jax.random.uniform(rngs.params(), (channels,), minval=-bound, maxval=bound))
+
+    def __call__(self, x):  # (batch, L, channels)
+        width, length = self.weight.shape[0], x.shape[1]
+        padded = jnp.pad(x, ((0, 0), (width - 1, 0), (0, 0)))
+        # weight[k] multiplies x_{t-k}
+        return self.bias[...] + sum(self.weight[k] * padded[:, width - 1 - k: width - 1 - k + length]
+                                    for k in range(width))
+
+
 def _out_proj(d_inner: int, d_model: int, n_layer: int, rngs: nnx.Rngs):
     # the reference code rescales out_proj by 1/sqrt(n_layer) so the residual stream does not grow with depth
     init = nnx.initializers.variance_scaling(1.0 / n_layer, "fan_in", "truncated_normal")
@@ -39,9 +58,7 @@ class MambaBlock(nnx.Module):
     def __init__(self, d_model: int, layer: str, cfg: dict, n_layer: int, *, rngs: nnx.Rngs):
         d_inner = cfg["expand"] * d_model
         self.in_proj = nnx.Linear(d_model, 2 * d_inner, use_bias=False, rngs=rngs)
-        k = cfg["d_conv"]
-        self.conv = nnx.Conv(d_inner, d_inner, kernel_size=(k,), feature_group_count=d_inner,
-                             padding=[(k - 1, 0)], rngs=rngs)
+        self.conv = CausalDepthwiseConv(d_inner, cfg["d_conv"], rngs=rngs)
         self.ssm = inner_layer(layer, d_inner, cfg, rngs)
         self.out_proj = _out_proj(d_inner, d_model, n_layer, rngs)
 

@@ -1,0 +1,34 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and make:
+#   make papers/mamba   creates .venv from the pinned requirements if needed, then runs the paper's workflow (cpu scale)
+#   make test           same environment, runs the test suite
+# Pass Snakemake arguments with ARGS, e.g.  make papers/mamba ARGS="--config scale=smoke"
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock | md5sum | cut -c1-12)
+PAPERS := $(patsubst papers/%/Snakefile,%,$(wildcard papers/*/Snakefile))
+
+.PHONY: venv test test-all bench readme $(addprefix papers/,$(PAPERS)) $(addsuffix /,$(addprefix papers/,$(PAPERS)))
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -r requirements.lock
+	@rm -f $(VENV)/.installed-* && touch $@
+
+papers/%: $(STAMP)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH snakemake papers/$(patsubst %/,%,$*) $(ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q $(ARGS)
+
+test-all: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "" $(ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/bench_scan.py $(ARGS)
+
+# Rewrite the verdict table in papers/<p>/README.md from results/<p>/claims.json
+readme: $(STAMP)
+	for p in $(PAPERS); do $(VENV)/bin/python -m analysis.readme_table papers/$$p; done

@@ -1,0 +1,58 @@
+import copy
+
+import pytest
+import yaml
+
+from analysis.claims import ClaimsError, load_claims
+
+EXPS = ["s4-no-gate", "s6-no-gate", "s4-mamba", "s6-mamba"]
+REAL = yaml.safe_load(open("papers/mamba/claims.yaml"))
+
+
+def write(tmp_path, data):
+    p = tmp_path / "claims.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_the_mamba_claims_file_is_valid_and_complete():
+    data = load_claims("papers/mamba/claims.yaml", EXPS)
+    by_id = {c["id"]: c for c in data["claims"]}
+    reported = {c["experiments"][0]: c["rule"]["reported"] for c in data["claims"]
+                if c["rule"]["kind"] == "value" and "not_run" not in c}
+    assert reported == {"s4-no-gate": 18.3, "s6-no-gate": 97.0, "s4-mamba": 56.4, "s6-mamba": 99.8}
+    assert by_id["selection-matters-more-than-architecture"]["rule"]["kind"] == "ordering"
+    not_run = [c for c in data["claims"] if "not_run" in c]
+    assert {c["rule"]["reported"] for c in not_run} >= {57.0, 30.1, 99.7}
+    assert all("Table" in c["source"] for c in data["claims"])
+
+
+@pytest.mark.parametrize("mutate,field", [
+    (lambda c: c.pop("source"), "source"),
+    (lambda c: c["rule"].pop("reported"), "rule.reported"),
+    (lambda c: c["rule"].update(kind="vibes"), "rule.kind"),
+    (lambda c: c["rule"].update(tolerance="3"), "rule.tolerance"),
+    (lambda c: c.update(experiments=["s7-mamba"]), "experiments"),
+    (lambda c: c.update(colour="red"), "colour"),
+    (lambda c: c["rule"].update(extra=1), "rule.extra"),
+])
+def test_malformed_claim_names_file_claim_and_field(tmp_path, mutate, field):
+    data = copy.deepcopy(REAL)
+    mutate(data["claims"][1])
+    path = write(tmp_path, data)
+    with pytest.raises(ClaimsError) as err:
+        load_claims(path, EXPS)
+    msg = str(err.value)
+    assert str(path) in msg and data["claims"][1]["id"] in msg and f"field '{field}'" in msg
+
+
+def test_duplicate_ids_and_empty_files_are_refused(tmp_path):
+    data = copy.deepcopy(REAL)
+    data["claims"].append(copy.deepcopy(data["claims"][0]))
+    with pytest.raises(ClaimsError, match="duplicate id"):
+        load_claims(write(tmp_path, data), EXPS)
+    with pytest.raises(ClaimsError, match="non-empty 'claims' list"):
+        load_claims(write(tmp_path, {"paper": {"title": "x"}, "claims": []}))
+    (tmp_path / "broken.yaml").write_text("claims: [\n")
+    with pytest.raises(ClaimsError, match="not valid YAML"):
+        load_claims(tmp_path / "broken.yaml")

@@ -1,0 +1,64 @@
+import pytest
+
+from repro import config as rc
+
+PAPER = "papers/mamba/config.yaml"
+
+
+def test_resolves_base_scale_experiment_and_overrides_in_order():
+    pcfg = rc.load_paper_config(PAPER)
+    cfg = rc.resolve(pcfg, "s4-no-gate", "cpu", ["train.steps=100", "model.d_model=32"])
+    assert cfg["model"]["layer"] == "s4" and cfg["model"]["arch"] == "no_gate"
+    assert cfg["train"]["steps"] == 100 and cfg["model"]["d_model"] == 32
+    assert cfg["task"]["seq_len"] == pcfg["scales"]["cpu"]["overrides"]["task"]["seq_len"]
+    assert cfg["run"] == {"paper": "mamba", "experiment": "s4-no-gate", "scale": "cpu"}
+
+
+def test_full_scale_is_the_papers_setting():
+    cfg = rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "full")
+    assert (cfg["task"]["seq_len"], cfg["task"]["n_tokens"], cfg["task"]["vocab_size"]) == (4096, 16, 16)
+    assert (cfg["model"]["n_layer"], cfg["model"]["d_model"]) == (2, 64)
+    assert (cfg["train"]["steps"], cfg["train"]["lr"], cfg["train"]["batch_size"]) == (400000, 1e-4, 64)
+
+
+def test_unknown_experiment_lists_the_valid_ones():
+    with pytest.raises(rc.ConfigError, match="unknown experiment 'nope'.*valid: s4-no-gate, s6-no-gate, s4-mamba, s6-mamba"):
+        rc.resolve(rc.load_paper_config(PAPER), "nope", "cpu")
+
+
+def test_unknown_scale_lists_the_valid_ones():
+    with pytest.raises(rc.ConfigError, match="unknown scale 'gpu'.*valid: smoke, cpu, full"):
+        rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "gpu")
+
+
+def test_unknown_override_key_names_the_valid_keys():
+    with pytest.raises(rc.ConfigError, match="unknown config key train.'stepz'.*valid keys here:.*steps"):
+        rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "cpu", ["train.stepz=3"])
+
+
+def test_override_of_wrong_type_is_refused():
+    with pytest.raises(rc.ConfigError, match="train.steps expects int"):
+        rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "cpu", ["train.steps=many"])
+    with pytest.raises(rc.ConfigError, match="section.key=value"):
+        rc.parse_overrides(["train.steps"])
+
+
+def test_steps_must_be_a_multiple_of_the_log_interval():
+    with pytest.raises(rc.ConfigError, match="multiple of train.log_every"):
+        rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "smoke", ["train.steps=25"])
+
+
+def test_malformed_paper_config(tmp_path):
+    bad = tmp_path / "config.yaml"
+    bad.write_text("paper: x\nbase: {}\nexperiments: {}\nscales: {cpu: {seeds: []}}\n")
+    with pytest.raises(rc.ConfigError, match="scales.cpu.seeds must be a non-empty list"):
+        rc.load_paper_config(bad)
+    with pytest.raises(rc.ConfigError, match="file not found"):
+        rc.load_paper_config(tmp_path / "missing.yaml")
+
+
+def test_config_hash_is_stable_and_sensitive():
+    pcfg = rc.load_paper_config(PAPER)
+    a = rc.config_hash(rc.resolve(pcfg, "s6-mamba", "cpu"))
+    assert a == rc.config_hash(rc.resolve(pcfg, "s6-mamba", "cpu"))
+    assert a != rc.config_hash(rc.resolve(pcfg, "s6-mamba", "cpu", ["train.lr=0.01"]))

@@ -1,0 +1,69 @@
+"""The workflow end to end at smoke scale, in a temporary copy of the repository, through the literal command."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+COPY = ["Snakefile", "profiles", "workflows", "papers", "repro", "analysis", "pyproject.toml"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("repo")
+    for name in COPY:
+        src = REPO / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, d / name)
+    return d
+
+
+def snakemake(workdir, *args, env=None):
+    bindir = str(Path(sys.executable).parent)
+    e = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "REPRO_TRACKING": "on", **(env or {})}
+    for var in ("REPRO_RESULTS", "MLFLOW_TRACKING_URI"):
+        e.pop(var, None)
+    e.pop("XLA_FLAGS", None)
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=e, capture_output=True,
+                          text=True, timeout=900)
+
+
+def test_bare_command_runs_the_smoke_workflow_and_writes_verdicts(workdir, monkeypatch):
+    r = snakemake(workdir, "papers/mamba", "--config", "scale=smoke")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    report = json.loads((workdir / "results/mamba/claims.json").read_text())
+    assert report["scale"] == "smoke" and report["evidence"] is False
+    verdicts = {c["id"]: c["verdict"] for c in report["claims"]}
+    assert len(verdicts) == 9
+    assert verdicts["selective-copying-h3-s6"] == "not run"
+    assert all(v in ("reproduced", "holds", "not reproduced", "inconclusive", "not run") for v in verdicts.values())
+    value = next(c for c in report["claims"] if c["id"] == "selective-copying-s6-mamba")
+    run_metrics = json.loads((workdir / "results/mamba/runs/s6-mamba/smoke/seed0/metrics.json").read_text())
+    assert value["reproduced"]["values"] == [run_metrics["accuracy"]]  # the verdict comes from the run
+    assert (workdir / "results/mamba/claims.csv").exists()
+    assert "selective-copying-s6-mamba" in r.stdout + r.stderr  # the table is printed
+    # every run and every claim is in MLflow
+    import mlflow
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'results/mlflow.db'}")
+    mlflow.set_tracking_uri(f"sqlite:///{workdir / 'results/mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["mamba"])
+    assert (runs["tags.kind"] == "claim").sum() == 9
+    assert set(runs.loc[runs["tags.experiment"].notna(), "tags.experiment"]) == {
+        "s4-no-gate", "s6-no-gate", "s4-mamba", "s6-mamba"}
+    # a second invocation has nothing to do, also via the trailing-slash name
+    r = snakemake(workdir, "papers/mamba/", "--config", "scale=smoke", "-n")
+    assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr
+
+
+def test_full_scale_selects_the_papers_settings(workdir):
+    r = snakemake(workdir, "papers/mamba", "--config", "scale=full", "-n")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "results/mamba/runs/s6-mamba/full/seed0/metrics.json" in r.stdout
+
+
+def test_unknown_scale_fails_listing_the_valid_ones(workdir):
+    r = snakemake(workdir, "papers/mamba", "--config", "scale=huge", "-n")
+    assert r.returncode != 0 and "valid: smoke, cpu, full" in r.stdout + r.stderr
