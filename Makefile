@@ -7,7 +7,9 @@ VENV := .venv
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock | md5sum | cut -c1-12)
 PAPERS := $(patsubst papers/%/Snakefile,%,$(wildcard papers/*/Snakefile))
 
-.PHONY: venv test test-all bench readme $(addprefix papers/,$(PAPERS)) $(addsuffix /,$(addprefix papers/,$(PAPERS)))
+PAPER_TARGETS := $(addprefix papers/,$(PAPERS)) $(addsuffix /,$(addprefix papers/,$(PAPERS)))
+
+.PHONY: venv test test-all bench readme $(PAPER_TARGETS)
 
 venv: $(STAMP)
 
@@ -17,7 +19,7 @@ $(STAMP): requirements.lock
 	$(VENV)/bin/python -m pip install -q -r requirements.lock
 	@rm -f $(VENV)/.installed-* && touch $@
 
-papers/%: $(STAMP)
+$(PAPER_TARGETS): papers/%: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH snakemake papers/$(patsubst %/,%,$*) $(ARGS)
 
 test: $(STAMP)

@@ -18,7 +18,7 @@ def smoke_run(run_dir, experiment="s6-mamba", seed=0, overrides=(), stop_after=N
 
 
 def comparable(metrics):
-    return {k: v for k, v in metrics.items() if k != "wall_time_s"}
+    return {k: v for k, v in metrics.items() if not k.endswith("time_s")}
 
 
 def history(run_dir):

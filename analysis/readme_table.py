@@ -1,0 +1,82 @@
+"""Write a paper's verdict table into its README from ``results/<p>/claims.json``.
+
+    python -m analysis.readme_table papers/mamba
+
+Replaces the text between ``<!-- verdicts:start -->`` and ``<!-- verdicts:end -->`` with the table, the scale,
+the date, the commit and the machine: nothing in the table is typed by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+from pathlib import Path
+
+from analysis.verify import table
+from repro import tracking
+
+START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}"
+
+
+def render(report: dict, results_path: str, wall: str = "") -> str:
+    df = table(report)
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    for _, row in df.iterrows():
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row.values) + " |")
+    dirty = " (uncommitted changes)" if report.get("git_dirty") == "true" else ""
+    meta = (f"Scale `{report['scale']}`{' — ' + report['note'] if report.get('note') else ''}. "
+            f"Generated from `{results_path}` on {datetime.date.today().isoformat()}; runs from commit "
+            f"`{report.get('git_commit', 'unknown')[:10]}`{dirty}; machine: {machine()}.{wall}")
+    reasons = [f"- `{c['id']}`: {c['verdict']} — {c['reason']}" for c in report["claims"]]
+    return "\n".join([meta, "", *lines, "", "Why each verdict:", "", *reasons])
+
+
+def total_wall_time(report: dict, results: Path) -> str:
+    seconds = 0.0
+    for f in (results / report["paper"] / "runs").glob(f"*/{report['scale']}/seed*/metrics.json"):
+        seconds += json.loads(f.read_text()).get("wall_time_s", 0.0)
+    return f" Training time summed over runs: {seconds / 60:.1f} min." if seconds else ""
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("paper_dir", type=Path)
+    p.add_argument("--results", type=Path, default=None)
+    args = p.parse_args(argv)
+    results = args.results or tracking.results_dir()
+    paper = args.paper_dir.name
+    src = results / paper / "claims.json"
+    if not src.exists():
+        print(f"error: {src} not found: run `snakemake papers/{paper}` first", file=sys.stderr)
+        return 2
+    report = json.loads(src.read_text())
+    readme = args.paper_dir / "README.md"
+    text = readme.read_text()
+    if START not in text or END not in text:
+        print(f"error: {readme} has no {START} ... {END} block to fill", file=sys.stderr)
+        return 2
+    block = render(report, f"results/{paper}/claims.json", total_wall_time(report, results))
+    text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{block}\n{END}", text, flags=re.S)
+    readme.write_text(text)
+    print(f"updated {readme} ({report['scale']} scale)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
