@@ -95,9 +95,20 @@ def table(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def finite(x):
+    """JSON has no infinity: an undefined bound (one seed) is written as null."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [finite(v) for v in x]
+    return x
+
+
 def write(report: dict, results: Path) -> Path:
     out = Path(results) / report["paper"]
-    runio.write_json(out / "claims.json", report)
+    runio.write_json(out / "claims.json", finite(report))
     flat = []
     for r in report["claims"]:
         rep = r.get("reproduced") or {}
@@ -107,7 +118,7 @@ def write(report: dict, results: Path) -> Path:
                      "reproduced_std": rep.get("std"), "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high"),
                      "n_seeds": rep.get("n"), "verdict": r["verdict"], "reason": r["reason"],
                      "deviation": r["deviation"]})
-    runio.atomic_write(out / "claims.csv", pd.DataFrame(flat).to_csv(index=False))
+    runio.atomic_write(out / "claims.csv", pd.DataFrame(finite(flat)).to_csv(index=False))
     return out / "claims.json"
 
 
