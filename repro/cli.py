@@ -5,7 +5,6 @@ A paper's entry point calls ``main(paper_dir, build_task)`` with ``build_task(cf
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -76,7 +75,7 @@ def main(paper_dir: Path, build_task, argv=None) -> int:
     args = p.parse_args(argv)
     try:
         metrics = run(paper_dir, build_task, args.experiment, args.scale, args.seed, args.overrides,
-                      args.run_dir, track=not args.no_track, progress=sys.stderr.isatty() or "SNAKEMAKE" not in os.environ)
+                      args.run_dir, track=not args.no_track)
     except (rconfig.ConfigError, CheckpointError, tracking.TrackingError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
