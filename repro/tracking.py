@@ -39,7 +39,8 @@ def git_state() -> dict:
         except (OSError, subprocess.SubprocessError):
             return ""
     commit = git("rev-parse", "HEAD") or "unknown"
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no")) if commit != "unknown" else None
+    # outputs under results/ (the committed verdict files, which Snakemake removes before re-creating) do not count
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results")) if commit != "unknown" else None
     return {"git_commit": commit, "git_dirty": str(dirty).lower()}
 
 
