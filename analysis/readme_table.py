@@ -39,10 +39,14 @@ def render(report: dict, results_path: str, wall: str = "") -> str:
     lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
     for _, row in df.iterrows():
         lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row.values) + " |")
-    dirty = " (uncommitted changes)" if report.get("git_dirty") == "true" else ""
+    def commit(c, dirty):
+        return f"`{c[:10]}`" + (" (with uncommitted changes)" if dirty == "true" else "")
+
+    runs = ", ".join(commit(c, d) for c, d in sorted((report.get("runs_git") or {}).items())) or "unknown"
     meta = (f"Scale `{report['scale']}`{' — ' + report['note'] if report.get('note') else ''}. "
-            f"Generated from `{results_path}` on {datetime.date.today().isoformat()}; runs from commit "
-            f"`{report.get('git_commit', 'unknown')[:10]}`{dirty}; machine: {machine()}.{wall}")
+            f"Generated from `{results_path}` on {datetime.date.today().isoformat()}; runs trained at commit {runs}; "
+            f"verdicts computed at commit {commit(report.get('git_commit', 'unknown'), report.get('git_dirty'))}; "
+            f"machine: {machine()}.{wall}")
     reasons = [f"- `{c['id']}`: {c['verdict']} — {c['reason']}" for c in report["claims"]]
     return "\n".join([meta, "", *lines, "", "Why each verdict:", "", *reasons])
 

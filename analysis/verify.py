@@ -42,6 +42,29 @@ def collect(results: Path, paper: str, scale: str, experiments, seeds, metric: s
     return out
 
 
+def run_commits(results: Path, paper: str, scale: str, experiments, seeds) -> dict:
+    """{git commit: dirty flag} of the training runs behind the verdicts, from metrics.json or, for runs that
+    predate that field, from the run's MLflow tags (its run id is in the run directory)."""
+    out, missing = {}, []
+    for e in experiments:
+        for s in seeds:
+            d = runio.run_dir(results, paper, e, scale, s)
+            m = json.loads((d / "metrics.json").read_text())
+            if "git_commit" in m:
+                out[m["git_commit"]] = m.get("git_dirty", "unknown")
+            elif (d / "mlflow_run_id").exists():
+                missing.append((d / "mlflow_run_id").read_text().strip())
+    if missing and tracking.enabled():
+        try:
+            client = tracking.client()
+            for run_id in missing:
+                tags = client.get_run(run_id).data.tags
+                out[tags.get("git_commit", "unknown")] = tags.get("git_dirty", "unknown")
+        except Exception:  # provenance is best effort when the store is elsewhere
+            out["unknown"] = "unknown"
+    return out
+
+
 def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
     paper_dir = Path(paper_dir)
     results = Path(results or tracking.results_dir())
@@ -62,12 +85,14 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
             row.update(judge(claim, values))
             row["seeds"] = seeds
         rows.append(row)
+    used = sorted({e for c in claims["claims"] if "not_run" not in c for e in experiments_of(c)})
+    commits = run_commits(results, paper, scale, used, seeds)
     summary = {}
     for r in rows:
         summary[r["verdict"]] = summary.get(r["verdict"], 0) + 1
     return {"paper": paper, "title": claims["paper"]["title"], "scale": scale,
             "evidence": scale != "smoke", "note": "smoke scale: proves the pipeline, not evidence" if scale == "smoke" else "",
-            **tracking.git_state(), "claims": rows, "summary": summary}
+            **tracking.git_state(), "runs_git": commits, "claims": rows, "summary": summary}
 
 
 def _fmt(x, digits=1):

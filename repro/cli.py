@@ -40,18 +40,18 @@ def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, ove
     chash = rconfig.config_hash(cfg)
     run_dir = Path(run_dir or runio.run_dir(tracking.results_dir(), paper, experiment, scale, seed))
     run_dir.mkdir(parents=True, exist_ok=True)
-    tracker = None
+    tracker, git = None, tracking.git_state()
     if track and tracking.enabled():
         tags = {"paper": paper, "experiment": experiment, "scale": scale, "seed": seed,
                 "claims": ",".join(claim_ids(paper_dir, experiment)), "config_hash": chash,
                 "data": cfg.get("data_checksum", "synthetic (generated from the seed)"),
-                "run_dir": str(run_dir), **tracking.git_state(), **tracking.package_versions()}
+                "run_dir": str(run_dir), **git, **tracking.package_versions()}
         tracker = tracking.RunTracker(paper, f"{experiment}/{scale}/seed{seed}", tags,
                                       tracking.flatten(cfg), run_dir)
     task = build_task(cfg, seed)
     try:
         metrics = train(task, cfg, seed, run_dir, tracker=tracker, config_hash=chash, progress=progress,
-                        stop_after=stop_after)
+                        stop_after=stop_after, provenance=git)
     except BaseException:
         if tracker:
             tracker.finish("FAILED")

@@ -53,7 +53,7 @@ def _chunk_fn(task: Task, graphdef, rest, n_steps: int):
 
 
 def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_hash: str = "",
-          progress: bool = True, stop_after: int | None = None) -> dict:
+          progress: bool = True, stop_after: int | None = None, provenance: dict | None = None) -> dict:
     """Train to ``cfg['train']['steps']``; resume from ``run_dir/checkpoints`` when it holds a checkpoint.
 
     ``stop_after`` ends the process's work early (after that many steps in total), as a kill would: used by tests.
@@ -123,6 +123,7 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
         "n_params": int(sum(x.size for x in jax.tree.leaves(state[0]))),
         "config_hash": config_hash,
         **{k: cfg["run"][k] for k in ("paper", "experiment", "scale")},
+        **(provenance or {}),
     }
     runio.write_history(run_dir / "history.csv", history)
     runio.write_json(run_dir / "metrics.json", final)  # written last: its presence means the run is complete
