@@ -51,6 +51,30 @@ def render(report: dict, results_path: str, wall: str = "") -> str:
     return "\n".join([meta, "", *lines, "", "Why each verdict:", "", *reasons])
 
 
+DIAG_START, DIAG_END = "<!-- diagnostics:start -->", "<!-- diagnostics:end -->"
+
+
+def render_diagnostics(paper_dir: Path, results: Path) -> str:
+    """Runs under results/<p>/diagnostics/<name>/seed<k>/ (launched by hand with --set overrides and --run-dir):
+    each row shows what differs from its scale's config and the run's final metric."""
+    from repro import config as rconfig
+    from repro.tracking import flatten
+    pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
+    rows = []
+    for mfile in sorted((results / paper_dir.name / "diagnostics").glob("*/seed*/metrics.json")):
+        m = json.loads(mfile.read_text())
+        run_cfg = rconfig.load_yaml(mfile.parent / "config.yaml")
+        base = flatten(rconfig.resolve(pcfg, m["experiment"], m["scale"]))
+        diff = {k: v for k, v in flatten(run_cfg).items() if k in base and base[k] != v}
+        changes = ", ".join(f"{k}={v}" for k, v in sorted(diff.items())) or "none"
+        rows.append(f"| {mfile.parent.parent.name} | {m['experiment']} | {m['scale']} | {changes} | {m['seed']} "
+                    f"| {m.get('accuracy', float('nan')):.1f} | {m['steps']} | `{m.get('git_commit', 'unknown')[:10]}` |")
+    if not rows:
+        return "No diagnostic runs."
+    return "\n".join(["| run | experiment | scale | differs from the scale's config | seed | accuracy | steps | commit |",
+                      "|---|---|---|---|---|---|---|---|", *rows])
+
+
 def total_wall_time(report: dict, results: Path) -> str:
     seconds = 0.0
     for f in (results / report["paper"] / "runs").glob(f"*/{report['scale']}/seed*/metrics.json"):
@@ -77,6 +101,10 @@ def main(argv=None) -> int:
         return 2
     block = render(report, f"results/{paper}/claims.json", total_wall_time(report, results))
     text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{block}\n{END}", text, flags=re.S)
+    if DIAG_START in text and DIAG_END in text:
+        diag = render_diagnostics(args.paper_dir, results)
+        text = re.sub(re.escape(DIAG_START) + ".*?" + re.escape(DIAG_END), lambda _: f"{DIAG_START}\n{diag}\n{DIAG_END}",
+                      text, flags=re.S)
     readme.write_text(text)
     print(f"updated {readme} ({report['scale']} scale)")
     return 0
