@@ -1,0 +1,44 @@
+"""The README verdict table is generated from claims.json, never typed."""
+import json
+import shutil
+from pathlib import Path
+
+from analysis import readme_table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_table_is_rewritten_from_claims_json(tmp_path):
+    paper = tmp_path / "papers" / "mamba"
+    paper.mkdir(parents=True)
+    shutil.copy(REPO / "papers/mamba/config.yaml", paper / "config.yaml")
+    (paper / "README.md").write_text("intro\n<!-- verdicts:start -->\nold\n<!-- verdicts:end -->\n"
+                                     "<!-- diagnostics:start -->\n<!-- diagnostics:end -->\nend\n")
+    results = tmp_path / "results"
+    report = {"paper": "mamba", "title": "T", "scale": "cpu", "note": "", "git_commit": "abc1234567890",
+              "git_dirty": "false", "runs_git": {"fedcba9876543": "false"},
+              "claims": [{"id": "c1", "source": "Table 1", "kind": "value", "verdict": "reproduced", "reason": "ok",
+                          "rule": {"kind": "value", "reported": 97.0, "tolerance": 3.0},
+                          "reproduced": {"mean": 96.5, "std": 0.5, "n": 3, "ci_low": 95.3, "ci_high": 97.7}}]}
+    (results / "mamba").mkdir(parents=True)
+    (results / "mamba" / "claims.json").write_text(json.dumps(report))
+    diag = results / "mamba" / "diagnostics" / "long" / "seed0"
+    diag.mkdir(parents=True)
+    (diag / "metrics.json").write_text(json.dumps({"experiment": "s4-no-gate", "scale": "cpu", "seed": 0,
+                                                  "accuracy": 42.0, "steps": 8000, "git_commit": "0123456789ab"}))
+    from repro import config as rc
+    cfg = rc.resolve(rc.load_paper_config(paper / "config.yaml"), "s4-no-gate", "cpu", ["task.seq_len=256"])
+    (diag / "config.yaml").write_text(json.dumps(cfg))
+    assert readme_table.main([str(paper), "--results", str(results)]) == 0
+    text = (paper / "README.md").read_text()
+    assert "old" not in text and text.startswith("intro") and text.endswith("end\n")
+    assert "| c1 | Table 1 | 97 | 96.5 ± 0.5 (n=3) | [95.3, 97.7] | reproduced |" in text
+    assert "`fedcba9876`" in text and "`abc1234567`" in text
+    assert "| long | s4-no-gate | cpu | task.seq_len=256 | 0 | 42.0 | 8000 | `0123456789` |" in text
+
+
+def test_missing_claims_json_names_the_command(tmp_path, capsys):
+    paper = tmp_path / "papers" / "mamba"
+    paper.mkdir(parents=True)
+    assert readme_table.main([str(paper), "--results", str(tmp_path / "results")]) == 2
+    assert "snakemake papers/mamba" in capsys.readouterr().err
