@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from repro.config import ConfigError, load_yaml
 
 RULES = {
     "value": {"reported": (int, float), "tolerance": (int, float)},
@@ -46,13 +46,11 @@ def _fail(path, cid, field, problem):
 def load_claims(path: Path, experiments: list[str] | None = None) -> dict:
     """Load and validate a claims file; ``experiments`` (from config.yaml) checks the names claims use."""
     path = Path(path)
-    if not path.exists():
-        raise ClaimsError(f"{path}: file not found")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ClaimsError(f"{path}: not valid YAML ({e})") from e
-    if not isinstance(data, dict) or not isinstance(data.get("claims"), list) or not data["claims"]:
+        data = load_yaml(path)
+    except ConfigError as e:
+        raise ClaimsError(str(e)) from e
+    if not isinstance(data.get("claims"), list) or not data["claims"]:
         raise ClaimsError(f"{path}: expected a mapping with a non-empty 'claims' list")
     if not isinstance(data.get("paper"), dict) or "title" not in data["paper"]:
         raise ClaimsError(f"{path}: 'paper' must be a mapping with at least a 'title'")

@@ -63,7 +63,8 @@ class Checkpointer:
             raise CheckpointError(f"checkpoint {where} holds a different model/optimizer structure than this config "
                                   f"builds; {fix}")
         for k, v in flat.items():
-            if not np.all(np.isfinite(v)) if np.issubdtype(np.asarray(v).dtype, np.floating) else False:
+            v = np.asarray(v)
+            if np.issubdtype(v.dtype, np.floating) and not np.all(np.isfinite(v)):
                 raise CheckpointError(f"checkpoint {where} holds non-finite values in {k}; {fix}")
         leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
         values = []

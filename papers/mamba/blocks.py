@@ -87,6 +87,3 @@ def make_block(arch: str, d_model: int, layer: str, cfg: dict, n_layer: int, rng
         raise ValueError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHITECTURES)}")
     return BLOCKS[arch](d_model, layer, cfg, n_layer, rngs=rngs)
 
-
-def n_params(model: nnx.Module) -> int:
-    return int(sum(math.prod(x.shape) for x in jax.tree.leaves(nnx.state(model, nnx.Param))))
