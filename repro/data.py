@@ -1,0 +1,126 @@
+"""Fetching data sets from their canonical URLs (or a mirror directory) with checksums verified.
+
+    python -m repro.data fetch planetoid [--mirror ../shared/data]
+    python -m repro.data verify planetoid
+
+The registry is ``data/registry.yaml``. A file is written under a temporary name and renamed only after its md5
+matches, so an interrupted fetch leaves nothing a later run would trust; a file whose checksum does not match is
+refused with its name and the command that restores it.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+REGISTRY = REPO / "data" / "registry.yaml"
+
+
+class DataError(RuntimeError):
+    """A data file that is missing, corrupt or cannot be fetched; the message names it and the fix."""
+
+
+def registry() -> dict:
+    return yaml.safe_load(REGISTRY.read_text())
+
+
+def entry(name: str) -> dict:
+    reg = registry()
+    if name not in reg:
+        raise DataError(f"unknown data set {name!r}; registered in {REGISTRY}: {', '.join(reg)}")
+    return reg[name]
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("REPRO_DATA", REPO / "data"))
+
+
+def md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch_command(name: str) -> str:
+    return f"python -m repro.data fetch {name} (offline: add --mirror DIR)"
+
+
+def path(name: str, filename: str, root: Path | None = None) -> Path:
+    """The verified local path of one registered file."""
+    expected = entry(name)["files"].get(filename)
+    if expected is None:
+        raise DataError(f"{filename} is not a file of data set {name!r} in {REGISTRY}")
+    p = Path(root or data_root()) / name / filename
+    if not p.exists():
+        raise DataError(f"{p} is missing: fetch it with `{fetch_command(name)}`")
+    got = md5(p)
+    if got != expected:
+        raise DataError(f"{p} is corrupt (md5 {got}, expected {expected}): delete it and run `{fetch_command(name)}`")
+    return p
+
+
+def fetch(name: str, root: Path | None = None, mirror: Path | None = None) -> list[Path]:
+    ent = entry(name)
+    dest = Path(root or data_root()) / name
+    dest.mkdir(parents=True, exist_ok=True)
+    mirror = mirror or (Path(os.environ["REPRO_DATA_MIRROR"]) if os.environ.get("REPRO_DATA_MIRROR") else None)
+    out = []
+    for filename, expected in ent["files"].items():
+        target = dest / filename
+        if target.exists() and md5(target) == expected:
+            out.append(target)
+            continue
+        source = (Path(mirror) / name / filename) if mirror else ent["base_url"] + filename
+        tmp = target.with_name(f".{filename}.part{os.getpid()}")
+        try:
+            if mirror:
+                if not Path(source).exists():
+                    raise DataError(f"{source} not found in the mirror {mirror}; drop --mirror to use {ent['base_url']}")
+                shutil.copyfile(source, tmp)
+            else:
+                with urllib.request.urlopen(source, timeout=60) as resp, open(tmp, "wb") as fh:
+                    shutil.copyfileobj(resp, fh)
+            got = md5(tmp)
+            if got != expected:
+                raise DataError(f"{source} has md5 {got}, expected {expected}: refused (the source changed or the "
+                                "download was damaged)")
+            os.replace(tmp, target)
+        except OSError as e:
+            raise DataError(f"could not fetch {source} ({e}); retry, or point --mirror at a copy") from e
+        finally:
+            tmp.unlink(missing_ok=True)
+        out.append(target)
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Fetch or verify registered data sets")
+    p.add_argument("action", choices=["fetch", "verify"])
+    p.add_argument("names", nargs="*", help="data sets (default: all registered)")
+    p.add_argument("--mirror", type=Path, help="a directory with NAME/FILE copies, used instead of the URLs")
+    p.add_argument("--root", type=Path, help="where data sets live (default: data/)")
+    args = p.parse_args(argv)
+    try:
+        for name in args.names or list(registry()):
+            if args.action == "fetch":
+                files = fetch(name, args.root, args.mirror)
+            else:
+                files = [path(name, f, args.root) for f in entry(name)["files"]]
+            print(f"{name}: {len(files)} files verified in {(args.root or data_root()) / name}")
+    except DataError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
