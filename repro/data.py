@@ -2,6 +2,7 @@
 
     python -m repro.data fetch planetoid [--mirror ../shared/data]
     python -m repro.data verify planetoid
+    python -m repro.data fetch planetoid-pubmed --record   # first fetch of a data set whose md5s are unrecorded
 
 The registry is ``data/registry.yaml``. A file is written under a temporary name and renamed only after its md5
 matches, so an interrupted fetch leaves nothing a later run would trust; a file whose checksum does not match is
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import sys
 import urllib.request
@@ -56,9 +58,12 @@ def fetch_command(name: str) -> str:
 
 def path(name: str, filename: str, root: Path | None = None) -> Path:
     """The verified local path of one registered file."""
-    expected = entry(name)["files"].get(filename)
-    if expected is None:
+    files = entry(name)["files"]
+    if filename not in files:
         raise DataError(f"{filename} is not a file of data set {name!r} in {REGISTRY}")
+    expected = files[filename]
+    if not expected:
+        raise DataError(missing_reason(name))
     p = Path(root or data_root()) / name / filename
     if not p.exists():
         raise DataError(f"{p} is missing: fetch it with `{fetch_command(name)}`")
@@ -68,8 +73,35 @@ def path(name: str, filename: str, root: Path | None = None) -> Path:
     return p
 
 
-def fetch(name: str, root: Path | None = None, mirror: Path | None = None) -> list[Path]:
+def missing_reason(name: str, root: Path | None = None) -> str | None:
+    """None when every file of ``name`` can be used or fetched with a recorded checksum; otherwise why not."""
     ent = entry(name)
+    if all(ent["files"].values()):
+        return None
+    return (f"data set {name!r} has no recorded checksums in {REGISTRY.name} and is not in the mirror: where "
+            f"{ent['base_url']} is reachable run `python -m repro.data fetch {name} --record`")
+
+
+def _record(name: str, sums: dict) -> None:
+    """Write newly recorded md5s into the registry in place (comments kept)."""
+    text = REGISTRY.read_text()
+    head, sep, rest = text.partition(f"\n{name}:\n")
+    block_end = re.search(r"\n\S", rest)
+    block, tail = (rest[:block_end.start()], rest[block_end.start():]) if block_end else (rest, "")
+    for filename, digest in sums.items():
+        block = re.sub(rf"(\n\s+{re.escape(filename)}:)\s*null", rf"\1 {digest}", block)
+    REGISTRY.write_text(head + sep + block + tail)
+
+
+def fetch(name: str, root: Path | None = None, mirror: Path | None = None, record: bool = False) -> list[Path]:
+    """Fetch every file of ``name``; a file with no recorded md5 is refused unless ``record`` (trust on first use:
+    its md5 is then written into the registry)."""
+    ent = entry(name)
+    unrecorded = [f for f, m in ent["files"].items() if not m]
+    if unrecorded and not record:
+        raise DataError(f"{name}: no recorded checksum for {', '.join(unrecorded)}: run "
+                        f"`python -m repro.data fetch {name} --record` to fetch and record them")
+    recorded = {}
     dest = Path(root or data_root()) / name
     dest.mkdir(parents=True, exist_ok=True)
     mirror = mirror or (Path(os.environ["REPRO_DATA_MIRROR"]) if os.environ.get("REPRO_DATA_MIRROR") else None)
@@ -90,6 +122,8 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None) -> li
                 with urllib.request.urlopen(source, timeout=60) as resp, open(tmp, "wb") as fh:
                     shutil.copyfileobj(resp, fh)
             got = md5(tmp)
+            if not expected:
+                recorded[filename] = expected = got
             if got != expected:
                 raise DataError(f"{source} has md5 {got}, expected {expected}: refused (the source changed or the "
                                 "download was damaged)")
@@ -99,6 +133,9 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None) -> li
         finally:
             tmp.unlink(missing_ok=True)
         out.append(target)
+    if recorded:
+        _record(name, recorded)
+        print(f"{name}: recorded md5s in {REGISTRY} for {', '.join(recorded)}: commit it")
     return out
 
 
@@ -108,11 +145,14 @@ def main(argv=None) -> int:
     p.add_argument("names", nargs="*", help="data sets (default: all registered)")
     p.add_argument("--mirror", type=Path, help="a directory with NAME/FILE copies, used instead of the URLs")
     p.add_argument("--root", type=Path, help="where data sets live (default: data/)")
+    p.add_argument("--record", action="store_true",
+                   help="accept files whose md5 is not yet recorded and write their md5s into the registry")
     args = p.parse_args(argv)
     try:
-        for name in args.names or list(registry()):
+        default = [n for n in registry() if args.record or not missing_reason(n)]
+        for name in args.names or default:
             if args.action == "fetch":
-                files = fetch(name, args.root, args.mirror)
+                files = fetch(name, args.root, args.mirror, record=args.record)
             else:
                 files = [path(name, f, args.root) for f in entry(name)["files"]]
             print(f"{name}: {len(files)} files verified in {(args.root or data_root()) / name}")

@@ -1,0 +1,168 @@
+"""Full-batch node classification with the authors' stopping and model-selection rules, for one seed.
+
+One epoch = one Adam step on the training nodes (dropout on), then an evaluation (dropout off). Epochs run in
+jitted ``lax.scan`` chunks of ``train.log_every``; a finished run's later epochs are masked no-ops. Every
+``train.checkpoint_every`` epochs the whole state (weights, optimizer, stopping-rule state) is checkpointed, so a
+killed run resumes where it was and ends with the same numbers. Dropout at epoch t uses fold_in(dropout key, t).
+
+Stopping rules (``train.stop``):
+- ``gcn`` (Kipf & Welling's train.py): stop after epoch t > window when the validation loss, L2 term included,
+  exceeds the mean of the previous ``window`` validation losses; test at the final weights.
+- ``gat`` (Velickovic et al.'s execute_cora.py): patience counter reset whenever val accuracy >= its best OR val
+  loss (no L2) <= its best; the model kept is the last one where BOTH improved, and the test uses it.
+- ``none``: run train.steps epochs; test at the final weights.
+"""
+from __future__ import annotations
+
+import time
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from papers.gnn import models
+from papers.gnn.graph_ops import NodeGraph
+from repro import seeding
+from repro.checkpoint import Checkpointer
+
+BIG = 1e30  # "infinite" best loss, finite so that checkpoints stay finite
+
+
+class Stop(NamedTuple):
+    epoch: jax.Array          # epochs done
+    done: jax.Array
+    val_hist: jax.Array       # gcn rule: the last `window` validation losses
+    acc_max: jax.Array        # gat rule: best val accuracy / loss seen, patience counter
+    loss_min: jax.Array
+    wait: jax.Array
+    kept_epoch: jax.Array     # gat rule: the kept model's epoch and its metrics
+    kept_val_acc: jax.Array
+    kept_val_loss: jax.Array
+    kept_test_acc: jax.Array
+    last_val_acc: jax.Array   # metrics at the final weights
+    last_val_loss: jax.Array
+    last_test_acc: jax.Array
+    last_train_acc: jax.Array
+
+
+def _masked_ce(logits, labels, mask):
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
+    return jnp.sum(ce * mask) / jnp.sum(mask)
+
+
+def _masked_acc(logits, labels, mask):
+    return 100.0 * jnp.sum((jnp.argmax(logits, -1) == labels) * mask) / jnp.sum(mask)
+
+
+class NodeTrainer:
+    """Builds the jitted chunk function for one config; ``run`` trains one seed."""
+
+    def __init__(self, cfg: dict, graph: NodeGraph, n_features: int, n_classes: int):
+        self.cfg, self.graph = cfg, graph
+        t = cfg["train"]
+        self.build = lambda key: models.build(cfg, n_features, n_classes, nnx.Rngs(params=key))
+        self.graphdef, _ = nnx.split(nnx.eval_shape(lambda: self.build(jax.random.key(0))))
+        self.tx = optax.adam(t["lr"])
+        self.wd, self.wd_on, self.rule = t["weight_decay"], t["weight_decay_on"], t["stop"]
+        self.window, self.patience, self.max_epochs = t["window"], t["patience"], t["steps"]
+        if self.rule not in ("gcn", "gat", "none"):
+            raise ValueError(f"unknown train.stop {self.rule!r}; valid: gcn, gat, none")
+        self._chunk = jax.jit(self._chunk_fn, static_argnums=3)
+
+    # --- the pieces of one epoch ---------------------------------------------------------------------------
+    def _l2(self, model):
+        return self.wd * sum(jnp.sum(w ** 2) for w in models.decayed(model, self.wd_on)) / 2.0
+
+    def _loss(self, params, g, key):
+        model = nnx.merge(self.graphdef, params)
+        return _masked_ce(model(g, key), g.labels, g.train) + self._l2(model)
+
+    def _evaluate(self, params, g):
+        model = nnx.merge(self.graphdef, params)
+        logits = model(g)
+        ce_val = _masked_ce(logits, g.labels, g.val)
+        return {"val_loss": ce_val, "val_loss_l2": ce_val + self._l2(model),
+                "val_acc": _masked_acc(logits, g.labels, g.val), "test_acc": _masked_acc(logits, g.labels, g.test),
+                "train_acc": _masked_acc(logits, g.labels, g.train),
+                "train_loss": _masked_ce(logits, g.labels, g.train)}
+
+    def init(self, seed: int):
+        params = nnx.state(self.build(seeding.key(seed, "init")), nnx.Param)
+        zero, f = jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32)
+        stop = Stop(zero, jnp.zeros((), bool), jnp.zeros((self.window,), jnp.float32), f, f + BIG, zero,
+                    zero - 1, f, f, f, f, f, f, f)
+        return params, self.tx.init(params), stop
+
+    def _epoch(self, state, g, dkey):
+        params, opt_state, s = state
+        t = s.epoch
+        loss, grads = jax.value_and_grad(self._loss)(params, g, jax.random.fold_in(dkey, t))
+        updates, new_opt = self.tx.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        ev = self._evaluate(new_params, g)
+        # gcn rule: compare with the mean of the previous `window` losses (L2 included)
+        stop_gcn = (t > self.window) & (ev["val_loss_l2"] > jnp.mean(s.val_hist))
+        val_hist = jnp.concatenate([s.val_hist[1:], ev["val_loss_l2"][None]])
+        # gat rule
+        acc_up, loss_down = ev["val_acc"] >= s.acc_max, ev["val_loss"] <= s.loss_min
+        any_up, both_up = acc_up | loss_down, acc_up & loss_down
+        wait = jnp.where(any_up, 0, s.wait + 1)
+        keep = lambda new, old: jnp.where(both_up, new, old)  # noqa: E731
+        stop = {"gcn": stop_gcn, "gat": wait >= self.patience, "none": jnp.zeros((), bool)}[self.rule]
+        new_s = Stop(t + 1, stop | (t + 1 >= self.max_epochs), val_hist,
+                     jnp.where(any_up, jnp.maximum(ev["val_acc"], s.acc_max), s.acc_max),
+                     jnp.where(any_up, jnp.minimum(ev["val_loss"], s.loss_min), s.loss_min), wait,
+                     keep(t, s.kept_epoch), keep(ev["val_acc"], s.kept_val_acc), keep(ev["val_loss"], s.kept_val_loss),
+                     keep(ev["test_acc"], s.kept_test_acc), ev["val_acc"], ev["val_loss"], ev["test_acc"],
+                     ev["train_acc"])
+        new = (new_params, new_opt, new_s)
+        out = jax.tree.map(lambda o, n: jnp.where(s.done, o, n), state, new)
+        row = {"epoch": t + 1, "active": ~s.done, "loss": loss, **ev}
+        return out, row
+
+    def _chunk_fn(self, state, g, dkey, n: int):
+        return jax.lax.scan(lambda st, _: self._epoch(st, g, dkey), state, None, length=n)
+
+    # --- one seed ------------------------------------------------------------------------------------------
+    def run(self, seed: int, ckpt: Checkpointer | None = None, progress=None, stop_after: int | None = None):
+        """Train one seed; returns (metrics, history rows). Resumes from ``ckpt``'s latest checkpoint."""
+        t_cfg = self.cfg["train"]
+        chunk, every = t_cfg["log_every"], t_cfg["checkpoint_every"]
+        dkey = seeding.key(seed, "dropout")
+        state, history, wall = self.init(seed), [], 0.0
+        if ckpt is not None and ckpt.latest_step() is not None:
+            state, meta = ckpt.restore(ckpt.latest_step(), state)
+            history, wall = meta["history"], meta["wall_time_s"]
+        t0 = time.perf_counter()
+        compiled = self._chunk.lower(state, self.graph, dkey, chunk).compile()
+        compile_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        while not bool(state[2].done):
+            state, rows = compiled(state, self.graph, dkey)
+            rows = jax.device_get(rows)
+            active = np.asarray(rows.pop("active"))
+            history += [{k: float(v[i]) for k, v in rows.items()} for i in np.flatnonzero(active)]
+            epoch = int(state[2].epoch)
+            if progress:
+                progress(epoch, history[-1])
+            if ckpt is not None and (epoch % every == 0 or bool(state[2].done)):
+                ckpt.save(epoch, state, {"history": history, "wall_time_s": wall + time.perf_counter() - t0})
+            if stop_after is not None and epoch >= stop_after:
+                return None, history
+        wall += time.perf_counter() - t0
+        s = jax.device_get(state[2])
+        selected = self.rule == "gat"
+        n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state[0]))
+        metrics = {
+            "test_accuracy": float(s.kept_test_acc if selected else s.last_test_acc),
+            "val_accuracy": float(s.kept_val_acc if selected else s.last_val_acc),
+            "test_accuracy_final_weights": float(s.last_test_acc),
+            "train_accuracy": float(s.last_train_acc),
+            "epochs": int(s.epoch), "stopped_early": bool(s.epoch < self.max_epochs),
+            "selected_epoch": int(s.kept_epoch) + 1 if selected else int(s.epoch),
+            "wall_time_s": wall, "compile_time_s": compile_s, "n_params": n_params,
+        }
+        return metrics, history
