@@ -1,11 +1,13 @@
 # One module per paper. `snakemake papers/<p>` (or `papers/<p>/`) runs that paper's workflow; `snakemake all` runs
 # every paper. Scale: --config scale=smoke|cpu|full (default cpu).
+import sys
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 config.setdefault("scale", "cpu")
 
-PAPERS = ["mamba"]
+PAPERS = ["mamba", "gnn"]
 
 
 rule all:
@@ -13,11 +15,25 @@ rule all:
     localrule: True
 
 
+# Data sets from data/registry.yaml, checksums verified (REPRO_DATA_MIRROR=DIR: offline, from a mirror directory).
+rule fetch_data:
+    output: "data/{dataset}/.fetched"
+    localrule: True
+    shell: "{sys.executable} -m repro.data fetch {wildcards.dataset}"
+
+
 module mamba:
     snakefile: "papers/mamba/Snakefile"
     config: config
 
 use rule * from mamba as mamba_*
+
+
+module gnn:
+    snakefile: "papers/gnn/Snakefile"
+    config: config
+
+use rule * from gnn as gnn_*
 
 
 # `snakemake papers/mamba` would otherwise name a file (the code folder): rules with these exact names win.

@@ -18,6 +18,7 @@ from analysis.claims import ClaimsError, experiments_of, load_claims
 from analysis.verdicts import NOT_RUN, judge
 from repro import config as rconfig
 from repro import runio, tracking
+from repro.data import blocked_experiments
 
 
 class MissingRunError(FileNotFoundError):
@@ -71,21 +72,27 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
     pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
     claims = load_claims(paper_dir / "claims.yaml", experiments=list(pcfg["experiments"]))
     paper, seeds = pcfg["paper"], rconfig.seeds(pcfg, scale)
-    rows = []
+    blocked = blocked_experiments(pcfg, scale)
+    rows, skipped = [], set()
     for claim in claims["claims"]:
         rule = claim["rule"]
         row = {"id": claim["id"], "statement": claim["statement"], "source": claim["source"],
                "metric": claim["metric"], "kind": rule["kind"], "rule": rule,
                "secondary": bool(claim.get("secondary", False)),
                "deviation": claim.get("deviations", {}).get(scale, "")}
+        needs = [e for e in experiments_of(claim) if e in blocked]
         if "not_run" in claim:
             row.update(verdict=NOT_RUN, reason=claim["not_run"], reproduced=None)
+        elif needs:
+            row.update(verdict=NOT_RUN, reason=f"{needs[0]}: {blocked[needs[0]]}", reproduced=None)
+            skipped.add(claim["id"])
         else:
             values = collect(results, paper, scale, experiments_of(claim), seeds, claim["metric"], paper_dir)
             row.update(judge(claim, values))
             row["seeds"] = seeds
         rows.append(row)
-    used = sorted({e for c in claims["claims"] if "not_run" not in c for e in experiments_of(c)})
+    used = sorted({e for c in claims["claims"] if "not_run" not in c and c["id"] not in skipped
+                   for e in experiments_of(c)})
     commits = run_commits(results, paper, scale, used, seeds)
     summary = {}
     for r in rows:

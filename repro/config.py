@@ -1,6 +1,8 @@
 """Configuration: a paper's ``config.yaml`` (base settings, experiments, scales) + command-line overrides.
 
-Resolution order (later wins): ``base`` <- ``scales[scale].overrides`` <- ``experiments[experiment]`` <- ``--set``.
+Resolution order (later wins): ``base`` <- ``experiments[experiment]`` <- ``scales[scale].overrides`` <- ``--set``.
+An experiment says what is run, a scale how big: a scale's budget (e.g. the smoke scale's few steps) applies to every
+experiment, including one that sets its own value for the paper's protocol.
 Every override must name a key that exists in ``base`` and keep its type; anything else fails with a message that
 names the key and lists the valid ones.
 """
@@ -98,8 +100,8 @@ def resolve(paper_cfg: dict, experiment: str, scale: str, overrides: list[str] |
         raise ConfigError(f"unknown experiment {experiment!r} in {path}; valid: {', '.join(paper_cfg['experiments'])}")
     if scale not in paper_cfg["scales"]:
         raise ConfigError(f"unknown scale {scale!r} in {path}; valid: {', '.join(paper_cfg['scales'])}")
-    cfg = _merge(paper_cfg["base"], paper_cfg["scales"][scale].get("overrides"), "")
-    cfg = _merge(cfg, paper_cfg["experiments"][experiment], "")
+    cfg = _merge(paper_cfg["base"], paper_cfg["experiments"][experiment], "")
+    cfg = _merge(cfg, paper_cfg["scales"][scale].get("overrides"), "")
     cfg = _merge(cfg, parse_overrides(overrides), "")
     validate_train(cfg.get("train", {}), path)
     cfg["run"] = {"paper": paper_cfg["paper"], "experiment": experiment, "scale": scale}

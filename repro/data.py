@@ -82,6 +82,21 @@ def missing_reason(name: str, root: Path | None = None) -> str | None:
             f"{ent['base_url']} is reachable run `python -m repro.data fetch {name} --record`")
 
 
+def blocked_experiments(paper_cfg: dict, scale: str) -> dict:
+    """{experiment: why it cannot run} for experiments whose ``data.registry`` data set can be neither used nor
+    fetched with a recorded checksum (the workflow skips them; their claims say ``not run`` with the reason)."""
+    from repro import config as rconfig
+
+    out = {}
+    for e in paper_cfg["experiments"]:
+        name = (rconfig.resolve(paper_cfg, e, scale).get("data") or {}).get("registry")
+        if name and not (data_root() / name / ".fetched").exists():
+            reason = missing_reason(name)
+            if reason:
+                out[e] = f"needs data: {reason}"
+    return out
+
+
 def _record(name: str, sums: dict) -> None:
     """Write newly recorded md5s into the registry in place (comments kept)."""
     text = REGISTRY.read_text()
@@ -133,6 +148,7 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None, recor
         finally:
             tmp.unlink(missing_ok=True)
         out.append(target)
+    (dest / ".fetched").write_text("".join(f"{md5(p)}  {p.name}\n" for p in out))
     if recorded:
         _record(name, recorded)
         print(f"{name}: recorded md5s in {REGISTRY} for {', '.join(recorded)}: commit it")

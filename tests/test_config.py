@@ -62,3 +62,15 @@ def test_config_hash_is_stable_and_sensitive():
     a = rc.config_hash(rc.resolve(pcfg, "s6-mamba", "cpu"))
     assert a == rc.config_hash(rc.resolve(pcfg, "s6-mamba", "cpu"))
     assert a != rc.config_hash(rc.resolve(pcfg, "s6-mamba", "cpu", ["train.lr=0.01"]))
+
+
+def test_a_scale_overrides_an_experiment_and_set_overrides_both(tmp_path):
+    p = tmp_path / "config.yaml"
+    p.write_text("paper: x\nbase: {train: {steps: 100, log_every: 10}}\n"
+                 "experiments: {long: {train: {steps: 1000}}, plain: {}}\n"
+                 "scales: {smoke: {seeds: [0], overrides: {train: {steps: 20}}}, full: {seeds: [0]}}\n")
+    pcfg = rc.load_paper_config(p)
+    assert rc.resolve(pcfg, "long", "full")["train"]["steps"] == 1000
+    assert rc.resolve(pcfg, "long", "smoke")["train"]["steps"] == 20
+    assert rc.resolve(pcfg, "plain", "full")["train"]["steps"] == 100
+    assert rc.resolve(pcfg, "long", "smoke", ["train.steps=30"])["train"]["steps"] == 30

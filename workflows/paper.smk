@@ -1,5 +1,10 @@
 # Shared rules for one paper's workflow: train every (experiment, seed) of the chosen scale, then verify.
-# A paper's Snakefile sets PAPER and PAPER_DIR and includes this file.
+# A paper's Snakefile sets PAPER and PAPER_DIR and includes this file. With JOB_PER_EXPERIMENT = True one job trains
+# every seed of an experiment (for papers whose runs take seconds: one process, one compilation); it writes each
+# seed's run directory and then results/<p>/runs/<experiment>/<scale>/seeds.json, the job's declared output (so a
+# failed job never deletes seeds it finished).
+# Experiments whose data set can be neither found nor fetched with a recorded checksum are left out; their claims
+# say `not run` with the reason.
 #
 #   config: scale=smoke|cpu|full (default cpu); set="train.steps=100 model.d_model=32" (overrides every run)
 import shlex
@@ -7,13 +12,25 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.main_snakefile).parent))
-from repro.config import load_paper_config, seeds as scale_seeds  # noqa: E402
+from repro.config import load_paper_config, resolve, seeds as scale_seeds  # noqa: E402
+from repro.data import blocked_experiments  # noqa: E402
 
 PY = sys.executable
 SCALE = config.get("scale", "cpu")
 _PCFG = load_paper_config(f"{PAPER_DIR}/config.yaml")
-EXPERIMENTS = list(_PCFG["experiments"])
+BLOCKED = blocked_experiments(_PCFG, SCALE)
+for _e, _why in BLOCKED.items():
+    print(f"{PAPER}: skipping {_e}: {_why}", file=sys.stderr)
+EXPERIMENTS = [e for e in _PCFG["experiments"] if e not in BLOCKED]
 SEEDS = scale_seeds(_PCFG, SCALE)
+DATA = {e: (resolve(_PCFG, e, SCALE).get("data") or {}).get("registry") for e in EXPERIMENTS}
+PER_EXPERIMENT = globals().get("JOB_PER_EXPERIMENT", False)
+
+
+def data_input(wildcards):
+    name = DATA.get(wildcards.experiment)
+    return [f"data/{name}/.fetched"] if name else []
+
 SET_ARGS = " ".join(f"--set {shlex.quote(s)}" for s in str(config.get("set", "")).split())
 # one XLA thread per job: Snakemake runs as many jobs as there are cores, and results stay bit-identical
 XLA_ENV = "XLA_FLAGS='--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'"
@@ -21,23 +38,42 @@ XLA_ENV = "XLA_FLAGS='--xla_cpu_multi_thread_eigen=false intra_op_parallelism_th
 RUN = f"results/{PAPER}/runs/{{experiment}}/{{scale}}/seed{{seed}}"
 
 
-rule train:
-    output: f"{RUN}/metrics.json"
-    log: f"results/{PAPER}/logs/{{experiment}}.{{scale}}.seed{{seed}}.log"
-    wildcard_constraints:
-        experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full", seed=r"\d+"
-    threads: 1
-    resources:
-        gpu=1 if SCALE == "full" else 0
-    shell:
-        f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
-        f"--scale {{wildcards.scale}} --seed {{wildcards.seed}} {SET_ARGS} > {{log}} 2>&1"
+if PER_EXPERIMENT:
+    rule train_seeds:
+        input: data_input
+        output: f"results/{PAPER}/runs/{{experiment}}/{{scale}}/seeds.json"
+        log: f"results/{PAPER}/logs/{{experiment}}.{{scale}}.log"
+        params: seeds=",".join(map(str, SEEDS))
+        wildcard_constraints:
+            experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full"
+        threads: 1
+        resources:
+            gpu=1 if SCALE == "full" else 0
+        shell:
+            f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
+            f"--scale {{wildcards.scale}} --seeds {{params.seeds}} {SET_ARGS} > {{log}} 2>&1"
+
+
+else:
+    rule train:
+        input: data_input
+        output: f"{RUN}/metrics.json"
+        log: f"results/{PAPER}/logs/{{experiment}}.{{scale}}.seed{{seed}}.log"
+        wildcard_constraints:
+            experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full", seed=r"\d+"
+        threads: 1
+        resources:
+            gpu=1 if SCALE == "full" else 0
+        shell:
+            f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
+            f"--scale {{wildcards.scale}} --seed {{wildcards.seed}} {SET_ARGS} > {{log}} 2>&1"
 
 
 rule verify:
     input:
-        expand(f"results/{PAPER}/runs/{{experiment}}/{SCALE}/seed{{seed}}/metrics.json",
-               experiment=EXPERIMENTS, seed=SEEDS),
+        expand(f"results/{PAPER}/runs/{{experiment}}/{SCALE}/seeds.json", experiment=EXPERIMENTS) if PER_EXPERIMENT
+        else expand(f"results/{PAPER}/runs/{{experiment}}/{SCALE}/seed{{seed}}/metrics.json",
+                    experiment=EXPERIMENTS, seed=SEEDS),
         claims=f"{PAPER_DIR}/claims.yaml",
     output:
         json=f"results/{PAPER}/claims.json",

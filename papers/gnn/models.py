@@ -27,14 +27,17 @@ class GCN(nnx.Module):
     """GCN eq. 9 stacked ``n_layers`` deep: H' = act(A_hat dropout(H) W), no biases, Glorot-uniform weights.
 
     ``propagate=False`` drops A_hat: the MLP baseline of GCN Table 3. ``residual`` adds H to hidden layers of equal
-    width (GCN Appendix B: H' = act(A_hat H W) + H).
+    width (GCN Appendix B: H' = act(A_hat H W) + H). ``dropout_on="ends"`` drops out only the first and the last
+    layer's input, as in the depth experiments of Appendix B.
     """
 
     def __init__(self, n_features: int, n_hidden: int, n_classes: int, *, n_layers: int = 2, dropout: float = 0.5,
-                 propagate: bool = True, residual: bool = False, rngs: nnx.Rngs):
+                 propagate: bool = True, residual: bool = False, dropout_on: str = "all", rngs: nnx.Rngs):
+        if dropout_on not in ("all", "ends"):
+            raise ValueError(f"unknown model.dropout_on {dropout_on!r}; valid: all, ends")
         dims = [n_features] + [n_hidden] * (n_layers - 1) + [n_classes]
         self.weights = nnx.List([nnx.Param(glorot(rngs.params(), (a, b))) for a, b in zip(dims[:-1], dims[1:])])
-        self.rate, self.propagate, self.residual = dropout, propagate, residual
+        self.rate, self.propagate, self.residual, self.dropout_on = dropout, propagate, residual, dropout_on
 
     def first_layer_params(self):
         return [self.weights[0][...]]
@@ -48,7 +51,8 @@ class GCN(nnx.Module):
                 vals = dropout(g.x_vals, self.rate, keys[0])
                 z = ops.sparse_dense(g.x_rows, g.x_cols, vals, w[...], n)
             else:
-                z = dropout(h, self.rate, keys[i]) @ w[...]
+                inner = self.dropout_on == "ends" and i < len(self.weights) - 1
+                z = (h if inner else dropout(h, self.rate, keys[i])) @ w[...]
             if self.propagate:
                 z = ops.propagate(z, g.senders, g.receivers, g.gcn_norm, n)
             last = i == len(self.weights) - 1
@@ -117,7 +121,7 @@ def build(cfg: dict, n_features: int, n_classes: int, rngs: nnx.Rngs) -> nnx.Mod
     m = cfg["model"]
     if m["kind"] in ("gcn", "mlp"):
         return GCN(n_features, m["hidden"], n_classes, n_layers=m["layers"], dropout=m["dropout"],
-                   propagate=m["kind"] == "gcn", residual=m["residual"], rngs=rngs)
+                   propagate=m["kind"] == "gcn", residual=m["residual"], dropout_on=m["dropout_on"], rngs=rngs)
     if m["kind"] == "gat":
         return GAT(n_features, n_classes, hidden=m["hidden"], heads=m["heads"], out_heads=m["out_heads"],
                    dropout=m["dropout"], rngs=rngs)
