@@ -12,7 +12,32 @@ needs_mirror = pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirro
 def test_registry_entries_have_urls_checksums_and_licences():
     for name, ent in data.registry().items():
         assert ent["base_url"].startswith("https://") and ent["licence"]
-        assert all(len(m) == 32 for m in ent["files"].values())
+        for m in ent["files"].values():
+            assert m is None or len(m) == 32
+        assert (data.missing_reason(name) is None) == all(ent["files"].values())
+
+
+def test_unrecorded_checksums_are_refused_unless_recorded(tmp_path):
+    with pytest.raises(data.DataError, match="fetch planetoid-pubmed --record"):
+        data.fetch("planetoid-pubmed", root=tmp_path)
+    with pytest.raises(data.DataError, match="--record"):
+        data.path("planetoid-pubmed", "ind.pubmed.x", root=tmp_path)
+    assert "--record" in data.missing_reason("planetoid-pubmed")
+
+
+def test_record_writes_md5s_into_the_registry_keeping_comments(tmp_path, monkeypatch):
+    reg = tmp_path / "registry.yaml"
+    reg.write_text("# a comment\nfoo:\n  base_url: https://x/\n  licence: MIT\n  files:\n    a.txt: null\n"
+                   "bar:\n  base_url: https://y/\n  licence: MIT\n  files:\n    a.txt: null\n")
+    mirror = tmp_path / "mirror"
+    (mirror / "foo").mkdir(parents=True)
+    (mirror / "foo" / "a.txt").write_text("hello")
+    monkeypatch.setattr(data, "REGISTRY", reg)
+    data.fetch("foo", root=tmp_path / "data", mirror=mirror, record=True)
+    text = reg.read_text()
+    assert text.startswith("# a comment") and "a.txt: 5d41402abc4b2a76b9719d911017c592" in text
+    assert data.registry()["bar"]["files"]["a.txt"] is None      # only the fetched data set is recorded
+    assert (tmp_path / "data" / "foo" / ".fetched").exists()
 
 
 @needs_mirror

@@ -22,20 +22,21 @@ def _separated(e1, e2) -> bool:
     return bool(np.max(np.abs(e1 - e2)) > 1e-5 * (1.0 + np.max(np.abs(e1))))
 
 
-def _fit(model, batch_fn, loss_fn, steps: int, lr: float, dkey):
-    """Full-batch Adam for ``steps`` steps in one jitted scan; returns (params, per-step losses)."""
+def _fit(model, data, batch_fn, loss_fn, steps: int, lr: float, dkey):
+    """Full-batch Adam for ``steps`` steps in one jitted scan; returns (model, per-step losses).
+    ``data`` goes in as an argument (a closed-over graph would be constant-folded: slow to compile)."""
     graphdef, params = nnx.split(model, nnx.Param)
     tx = optax.adam(lr)
 
-    def step(carry, t):
+    def step(carry, t, data):
         p, o = carry
-        b = batch_fn(jax.random.fold_in(dkey, t))
+        b = batch_fn(data, jax.random.fold_in(dkey, t))
         loss, grads = jax.value_and_grad(lambda q: loss_fn(nnx.merge(graphdef, q), b))(p)
         upd, o = tx.update(grads, o, p)
         return (optax.apply_updates(p, upd), o), loss
 
-    run = jax.jit(lambda p: jax.lax.scan(step, (p, tx.init(p)), jnp.arange(steps)))
-    (params, _), losses = run(params)
+    run = jax.jit(lambda p, data: jax.lax.scan(lambda c, t: step(c, t, data), (p, tx.init(p)), jnp.arange(steps)))
+    (params, _), losses = run(params, data)
     return nnx.merge(graphdef, params), np.asarray(losses)
 
 
@@ -55,8 +56,8 @@ def multisets(cfg: dict, seed: int):
     emb = np.asarray(model.embed(g))[np.asarray(centres)]
     sep = [_separated(emb[ex.MULTISETS.index(a)], emb[ex.MULTISETS.index(b)]) for a, b in ex.FIGURE3_PAIRS]
     t0 = time.perf_counter()
-    model, losses = _fit(model, lambda _: g, lambda mod, b: _ce(mod(b)[centres], b.labels), t["steps"], t["lr"],
-                         seeding.key(seed, "dropout"))
+    model, losses = _fit(model, (g, centres), lambda d, _: d, lambda mod, d: _ce(mod(d[0])[d[1]], d[0].labels),
+                         t["steps"], t["lr"], seeding.key(seed, "dropout"))
     pred = np.argmax(np.asarray(model(g))[np.asarray(centres)], -1)
     metrics = {"pairs_separated": 100.0 * np.mean(sep), "accuracy": 100.0 * float(np.mean(pred == np.arange(5))),
                "final_loss": float(losses[-1]), "wall_time_s": time.perf_counter() - t0}
@@ -120,7 +121,7 @@ def csl(cfg: dict, seed: int):
         return b, jax.random.normal(key, (b.x.shape[0], dim))
 
     t0 = time.perf_counter()
-    gin, losses = _fit(gin, lambda k: with_x(train, k), lambda mod, bx: _ce(mod(*bx), bx[0].labels),
+    gin, losses = _fit(gin, train, with_x, lambda mod, bx: _ce(mod(*bx), bx[0].labels),
                        t["steps"], t["lr"], seeding.key(seed, "dropout"))
     eval_key = jax.random.fold_in(seeding.key(seed, "data"), 1)
     acc = lambda b: 100.0 * float(np.mean(np.argmax(np.asarray(gin(*with_x(b, eval_key))), -1) == np.asarray(b.labels)))  # noqa: E731,E501
