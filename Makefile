@@ -9,7 +9,7 @@ PAPERS := $(patsubst papers/%/Snakefile,%,$(wildcard papers/*/Snakefile))
 
 PAPER_TARGETS := $(addprefix papers/,$(PAPERS)) $(addsuffix /,$(addprefix papers/,$(PAPERS)))
 
-.PHONY: venv test test-all bench readme $(PAPER_TARGETS)
+.PHONY: venv test test-all bench bench-gnn readme $(PAPER_TARGETS)
 
 venv: $(STAMP)
 
@@ -30,6 +30,15 @@ test-all: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_scan.py $(ARGS)
+
+# GCN/GAT on Cora against PyTorch Geometric (CPU); the peer lives in its own venv, built once
+.venv-bench/.installed: benchmarks/requirements-pyg.txt
+	@test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q -r benchmarks/requirements-pyg.txt
+	@touch $@
+
+bench-gnn: $(STAMP) .venv-bench/.installed
+	$(VENV)/bin/python benchmarks/bench_gnn.py $(ARGS)
 
 # Rewrite the verdict table in papers/<p>/README.md from results/<p>/claims.json
 readme: $(STAMP)

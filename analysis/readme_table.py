@@ -75,6 +75,40 @@ def render_diagnostics(paper_dir: Path, results: Path) -> str:
                       "|---|---|---|---|---|---|---|---|", *rows])
 
 
+EXP_START, EXP_END = "<!-- experiments:start -->", "<!-- experiments:end -->"
+
+
+def render_experiments(paper_dir: Path, results: Path, scale: str) -> str:
+    """Every experiment of the scale, with mean +- std (min-max) over seeds of the metrics that config.yaml's
+    ``report.metrics`` lists: the numbers behind the verdicts and the ones no claim uses (diagnostic experiments)."""
+    import math
+
+    import numpy as np
+
+    from repro import config as rconfig
+    pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
+    metrics = (pcfg.get("report") or {}).get("metrics") or []
+    head = ["experiment", "seeds", *metrics]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for e in pcfg["experiments"]:
+        runs = [json.loads(f.read_text())
+                for f in sorted((results / pcfg["paper"] / "runs" / e / scale).glob("seed*/metrics.json"))]
+        if not runs:
+            lines.append(f"| {e} | 0 |" + " not run |" * len(metrics))
+            continue
+        cells = []
+        for k in metrics:
+            v = np.array([float(r[k]) for r in runs if isinstance(r.get(k), (int, float))])
+            if not len(v):
+                cells.append("—")
+            elif len(v) == 1 or math.isclose(v.min(), v.max()):
+                cells.append(f"{v.mean():.3g}")
+            else:
+                cells.append(f"{v.mean():.3g} ± {v.std(ddof=1):.2g} ({v.min():.3g}–{v.max():.3g})")
+        lines.append(f"| {e} | {len(runs)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def total_wall_time(report: dict, results: Path) -> str:
     seconds = 0.0
     for f in (results / report["paper"] / "runs").glob(f"*/{report['scale']}/seed*/metrics.json"):
@@ -104,6 +138,10 @@ def main(argv=None) -> int:
     if DIAG_START in text and DIAG_END in text:
         diag = render_diagnostics(args.paper_dir, results)
         text = re.sub(re.escape(DIAG_START) + ".*?" + re.escape(DIAG_END), lambda _: f"{DIAG_START}\n{diag}\n{DIAG_END}",
+                      text, flags=re.S)
+    if EXP_START in text and EXP_END in text:
+        exp = render_experiments(args.paper_dir, results, report["scale"])
+        text = re.sub(re.escape(EXP_START) + ".*?" + re.escape(EXP_END), lambda _: f"{EXP_START}\n{exp}\n{EXP_END}",
                       text, flags=re.S)
     readme.write_text(text)
     print(f"updated {readme} ({report['scale']} scale)")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+MIRROR = REPO.parent / "shared" / "data"
 COPY = ["Snakefile", "profiles", "workflows", "papers", "repro", "analysis", "pyproject.toml"]
 
 
@@ -18,6 +19,8 @@ def workdir(tmp_path_factory):
     for name in COPY:
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, d / name)
+    (d / "data").mkdir()
+    shutil.copy(REPO / "data" / "registry.yaml", d / "data" / "registry.yaml")
     return d
 
 
@@ -67,3 +70,21 @@ def test_full_scale_selects_the_papers_settings(workdir):
 def test_unknown_scale_fails_listing_the_valid_ones(workdir):
     r = snakemake(workdir, "papers/mamba", "--config", "scale=huge", "-n")
     assert r.returncode != 0 and "valid: smoke, cpu, full" in r.stdout + r.stderr
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")
+def test_gnn_smoke_workflow_fetches_data_trains_and_judges(workdir):
+    r = snakemake(workdir, "papers/gnn", "--config", "scale=smoke", env={"REPRO_DATA_MIRROR": str(MIRROR)})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert (workdir / "data/planetoid/.fetched").exists()          # fetched through the rule, checksums verified
+    report = json.loads((workdir / "results/gnn/claims.json").read_text())
+    verdicts = {c["id"]: c for c in report["claims"]}
+    assert verdicts["gcn-pubmed"]["verdict"] == "not run" and "--record" in verdicts["gcn-pubmed"]["reason"]
+    assert verdicts["gin-mutag"]["verdict"] == "not run"
+    run = json.loads((workdir / "results/gnn/runs/gcn-cora/smoke/seed0/metrics.json").read_text())
+    assert verdicts["gcn-cora"]["reproduced"]["values"] == [run["test_accuracy"]]
+    assert verdicts["sum-separates-figure3"]["reproduced"]["values"] == [100.0]
+    assert verdicts["max-fails-figure3"]["reproduced"]["values"] == [0.0]
+    assert verdicts["csl-chance"]["reproduced"]["values"] == [10.0]
+    assert (workdir / "results/gnn/runs/gat-cora/smoke/seeds.json").exists()
+    assert "skipping gcn-pubmed" in r.stderr
