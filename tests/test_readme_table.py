@@ -42,3 +42,22 @@ def test_missing_claims_json_names_the_command(tmp_path, capsys):
     paper.mkdir(parents=True)
     assert readme_table.main([str(paper), "--results", str(tmp_path / "results")]) == 2
     assert "snakemake papers/mamba" in capsys.readouterr().err
+
+
+def test_experiment_summary_lists_every_experiment_with_seed_stats(tmp_path):
+    import json
+
+    from analysis.readme_table import render_experiments
+    from repro import runio
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    (paper / "config.yaml").write_text(
+        "paper: p\nbase: {train: {steps: 1, log_every: 1}}\nexperiments: {a: {}, b: {}}\n"
+        "scales: {cpu: {seeds: [0, 1]}}\nreport: {metrics: [acc, epochs]}\n")
+    for seed, acc in ((0, 80.0), (1, 82.0)):
+        d = runio.run_dir(tmp_path / "results", "p", "a", "cpu", seed)
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"acc": acc, "epochs": 200}))
+    out = render_experiments(paper, tmp_path / "results", "cpu")
+    assert "| a | 2 | 81 ± 1.4 (80–82) | 200 |" in out
+    assert "| b | 0 | not run | not run |" in out

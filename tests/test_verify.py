@@ -40,3 +40,31 @@ def test_missing_run_names_the_file_and_the_command(tmp_path):
         verify("papers/mamba", "cpu", tmp_path)
     msg = str(err.value)
     assert "metrics.json is missing" in msg and "snakemake papers/mamba --config scale=cpu" in msg
+
+
+def test_claims_on_data_that_cannot_be_fetched_are_not_run_with_the_reason(tmp_path):
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    (paper / "config.yaml").write_text(
+        "paper: p\nbase: {data: {registry: ''}, train: {steps: 1, log_every: 1}}\n"
+        "experiments: {synthetic: {}, pubmed: {data: {registry: planetoid-pubmed}}}\n"
+        "scales: {cpu: {seeds: [0, 1]}}\n")
+    (paper / "claims.yaml").write_text(
+        "paper: {title: T}\nclaims:\n"
+        "  - {id: a, statement: s, source: T1, metric: acc, experiments: [synthetic],"
+        " rule: {kind: value, reported: 1.0, tolerance: 0.5}}\n"
+        "  - {id: b, statement: s, source: T1, metric: acc, experiments: [pubmed],"
+        " rule: {kind: value, reported: 1.0, tolerance: 0.5}}\n"
+        "  - {id: c, statement: s, source: T1, metric: acc,"
+        " rule: {kind: ordering, better: [pubmed], worse: [synthetic], margin: 0.0}}\n")
+    results = tmp_path / "results"
+    for seed in (0, 1):
+        d = runio.run_dir(results, "p", "synthetic", "cpu", seed)
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"acc": 1.0 + seed * 0.01}))
+    report = verify(paper, "cpu", results)
+    v = {c["id"]: c for c in report["claims"]}
+    assert v["a"]["verdict"] == "reproduced"
+    for cid in ("b", "c"):
+        assert v[cid]["verdict"] == "not run"
+        assert "pubmed: needs data" in v[cid]["reason"] and "--record" in v[cid]["reason"]
