@@ -31,7 +31,7 @@ import gnn_pyg
 d = dict(np.load({npz!r}))
 out = []
 for seed in range({seeds}):
-    out.append(getattr(gnn_pyg, "train_" + {model!r})(d, seed))
+    out.append(getattr(gnn_pyg, "train_" + {model!r})(d, seed, sparse_input_dropout={sparse}))
 print("RESULT" + json.dumps(out))
 """
 
@@ -59,12 +59,13 @@ def run_jax(model: str, d, g, seeds: int) -> list[dict]:
     return out
 
 
-def run_pyg(model: str, npz: Path, seeds: int, threads: int | None) -> list[dict]:
+def run_pyg(model: str, npz: Path, seeds: int, threads: int | None, sparse: bool = True) -> list[dict]:
     if not PYG_PY.exists():
         raise SystemExit(f"{PYG_PY} is missing: build it with `make bench-gnn` (or python3.11 -m venv .venv-bench && "
                          ".venv-bench/bin/pip install -r benchmarks/requirements-pyg.txt)")
-    env = {**os.environ, **({"BENCH_THREADS": str(threads)} if threads else {})}
-    code = PYG_DRIVER.format(bench=str(REPO / "benchmarks"), npz=str(npz), seeds=seeds, model=model)
+    # OMP_WAIT_POLICY=PASSIVE: torch's spinning OpenMP threads otherwise collapse when the cores are shared
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", **({"BENCH_THREADS": str(threads)} if threads else {})}
+    code = PYG_DRIVER.format(bench=str(REPO / "benchmarks"), npz=str(npz), seeds=seeds, model=model, sparse=sparse)
     r = subprocess.run([str(PYG_PY), "-c", code], capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise SystemExit(f"PyG run failed:\n{r.stderr[-3000:]}")
@@ -78,6 +79,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="threads for both sides (JAX: XLA intra-op threads; PyG: torch.set_num_threads)")
     p.add_argument("--data-root", type=Path, default=None, help="where planetoid/ lives (default: data/)")
+    p.add_argument("--pyg-dense-dropout", action="store_true",
+                   help="PyG side: plain F.dropout on the dense feature matrix (default: dropout on the non-zeros "
+                        "only, as ours and the authors' GCN do; same distribution, far cheaper)")
     args = p.parse_args(argv)
     if args.threads:
         flag = "--xla_cpu_multi_thread_eigen=false" if args.threads == 1 else ""
@@ -86,12 +90,13 @@ def main(argv=None) -> int:
     import numpy as np
     d, g, arrays = cora_arrays(args.data_root)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jax {jax.__version__}; "
-          f"threads: {args.threads or 'default'}; Cora, {args.seeds} seeds")
+          f"threads: {args.threads or 'default'}; Cora, {args.seeds} seeds; PyG input dropout: "
+          f"{'dense' if args.pyg_dense_dropout else 'non-zeros only (like ours)'}")
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "cora.npz"
         np.savez(npz, **arrays)
         for model in args.models.split(","):
-            ours, peer = run_jax(model, d, g, args.seeds), run_pyg(model, npz, args.seeds, args.threads)
+            ours, peer = run_jax(model, d, g, args.seeds), run_pyg(model, npz, args.seeds, args.threads, not args.pyg_dense_dropout)
             print(f"\n{model.upper()}  seed  JAX s   epochs acc    | PyG s   epochs acc")
             for seed, (a, b) in enumerate(zip(ours, peer)):
                 print(f"      {seed:4d}  {a['seconds']:6.2f}  {a['epochs']:6d} {a['test_accuracy']:5.1f}  | "

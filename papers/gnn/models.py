@@ -79,8 +79,8 @@ class AttentionHeads(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((n_heads, n_out)))
         self.rate = rate
 
-    def kernels(self):
-        return [self.w[...], self.a_dst[...], self.a_src[...]]
+    def l2_variables(self):
+        return [self.w[...], self.a_dst[...], self.a_src[...], self.bias[...]]
 
     def __call__(self, g: NodeGraph, h, key=None, sparse_input: bool = False):
         n, (din, nh, dout) = g.n_nodes, self.w.shape
@@ -108,8 +108,8 @@ class GAT(nnx.Module):
         self.layer1 = AttentionHeads(n_features, hidden, heads, rate=dropout, rngs=rngs)
         self.layer2 = AttentionHeads(hidden * heads, n_classes, out_heads, rate=dropout, rngs=rngs)
 
-    def kernels(self):
-        return self.layer1.kernels() + self.layer2.kernels()
+    def l2_variables(self):
+        return self.layer1.l2_variables() + self.layer2.l2_variables()
 
     def __call__(self, g: NodeGraph, key=None):
         k1, k2 = (None, None) if key is None else jax.random.split(key)
@@ -129,9 +129,11 @@ def build(cfg: dict, n_features: int, n_classes: int, rngs: nnx.Rngs) -> nnx.Mod
 
 
 def decayed(model: nnx.Module, scope: str):
-    """The weights the L2 term covers: GCN/MLP the first layer only ("first"), GAT every kernel ("all")."""
+    """The weights the L2 term covers: GCN/MLP the first layer only ("first"); GAT every variable ("all"). The GAT
+    code meant to spare biases (``v.name not in ['bias', ...]``), but TF names look like ``.../bias:0``, so the
+    filter never matches and every variable, biases included, is decayed: we do the same."""
     if scope == "first":
         return model.first_layer_params()
     if scope == "all":
-        return model.kernels() if hasattr(model, "kernels") else [w[...] for w in model.weights]
+        return model.l2_variables() if hasattr(model, "l2_variables") else [w[...] for w in model.weights]
     raise ValueError(f"unknown train.weight_decay_on {scope!r}; valid: first, all")
