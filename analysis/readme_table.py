@@ -96,15 +96,18 @@ def render_experiments(paper_dir: Path, results: Path, scale: str) -> str:
         if not runs:
             lines.append(f"| {e} | 0 |" + " not run |" * len(metrics))
             continue
+        def f(x, digits):
+            return f"{x:.0f}" if abs(x) >= 100 else f"{x:.{digits}g}"
+
         cells = []
         for k in metrics:
             v = np.array([float(r[k]) for r in runs if isinstance(r.get(k), (int, float))])
             if not len(v):
                 cells.append("—")
             elif len(v) == 1 or math.isclose(v.min(), v.max()):
-                cells.append(f"{v.mean():.3g}")
+                cells.append(f(v.mean(), 3))
             else:
-                cells.append(f"{v.mean():.3g} ± {v.std(ddof=1):.2g} ({v.min():.3g}–{v.max():.3g})")
+                cells.append(f"{f(v.mean(), 3)} ± {f(v.std(ddof=1), 2)} ({f(v.min(), 3)}–{f(v.max(), 3)})")
         lines.append(f"| {e} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -119,7 +119,8 @@ def table(report: dict) -> pd.DataFrame:
             ours = f"gap {_fmt(rep.get('gap'))}" if rep else ""
             ci = ""
         else:
-            reported = f"exponent {rule['expected']:g} ± {rule['tolerance']:g}"
+            what = "exponent" if rule["fit"] == "loglog" else "slope"
+            reported = f"{what} {rule['expected']:g} ± {rule['tolerance']:g}"
             ours = f"{_fmt(rep.get('slope'), 2)}" if rep else ""
             ci = f"[{_fmt(rep.get('ci_low'), 2)}, {_fmt(rep.get('ci_high'), 2)}]" if rep else ""
         rows.append({"claim": r["id"], "source": r["source"], "reported": reported, "ours": ours,

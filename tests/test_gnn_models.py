@@ -87,7 +87,7 @@ def test_gat_attention_equals_dense_masked_softmax():
 
 def test_segment_softmax_sums_to_one_per_receiver():
     logits = jnp.asarray(np.random.default_rng(0).normal(size=(6, 2)), jnp.float32)
-    p = ops.segment_softmax(logits, jnp.asarray(RECV), N)
+    p = ops.segment_softmax(logits, jnp.asarray(RECV), N, sorted_segments=False)
     sums = jax.ops.segment_sum(p, jnp.asarray(RECV), num_segments=N)
     assert np.allclose(sums[:4], 1.0, atol=1e-6)
 
@@ -98,6 +98,10 @@ def test_dropout_touches_only_nonzero_features_and_keeps_the_mean():
     assert set(np.unique(np.asarray(out)).tolist()) == {0.0, 2.0}
     assert abs(float(out.mean()) - 1.0) < 0.02
     assert models.dropout(vals, 0.5, None) is vals
+    odd = models.keep_mask(jax.random.key(1), 0.4, (301, 7))      # an odd count: the last 16-bit half is unused
+    assert odd.shape == (301, 7) and abs(float(odd.mean()) - 0.4) < 0.03
+    big = models.keep_mask(jax.random.key(2), 0.4, (200_000,))
+    assert abs(float(big.mean()) - 0.4) < 0.005
 
 
 def config(stop="gcn", steps=40):

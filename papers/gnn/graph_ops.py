@@ -13,7 +13,8 @@ import numpy as np
 
 
 class NodeGraph(NamedTuple):
-    """One graph for full-batch node classification. Edges include one self-loop per node (A + I)."""
+    """One graph for full-batch node classification. Edges include one self-loop per node (A + I) and are sorted
+    by receiver, the sparse features by row, so every segment reduction may assume sorted indices (faster on CPU)."""
     x_rows: jax.Array     # sparse features, COO: (nnz,) row, column, value
     x_cols: jax.Array
     x_vals: jax.Array
@@ -44,29 +45,33 @@ def sym_norm(senders: np.ndarray, receivers: np.ndarray, n: int) -> np.ndarray:
 def node_graph(features, labels, senders, receivers, train, val, test) -> NodeGraph:
     """Build the jit-ready arrays from numpy/scipy inputs (features: scipy sparse, row-normalised)."""
     n = labels.shape[0]
-    coo = features.tocoo()
+    coo = features.tocsr().tocoo()                       # row-major: rows sorted
     s, r = add_self_loops(np.asarray(senders), np.asarray(receivers), n)
+    order = np.lexsort((s, r))
+    s, r = s[order], r[order]
     f32 = lambda m: jnp.asarray(m, jnp.float32)  # noqa: E731
     return NodeGraph(jnp.asarray(coo.row, jnp.int32), jnp.asarray(coo.col, jnp.int32), f32(coo.data),
                      jnp.asarray(s, jnp.int32), jnp.asarray(r, jnp.int32), jnp.asarray(sym_norm(s, r, n)),
                      jnp.asarray(labels, jnp.int32), f32(train), f32(val), f32(test))
 
 
-def sparse_dense(rows, cols, vals, w, n_rows: int):
+def sparse_dense(rows, cols, vals, w, n_rows: int, sorted_rows: bool = True):
     """(sparse X) @ W for X in COO form: sum over non-zeros of vals * W[col], into their rows."""
-    return jax.ops.segment_sum(vals[:, None] * w[cols], rows, num_segments=n_rows)
+    return jax.ops.segment_sum(vals[:, None] * w[cols], rows, num_segments=n_rows, indices_are_sorted=sorted_rows)
 
 
-def propagate(h, senders, receivers, weights, n_nodes: int):
+def propagate(h, senders, receivers, weights, n_nodes: int, sorted_receivers: bool = True):
     """sum_j w_ij h_j over the edges j -> i."""
-    return jax.ops.segment_sum(weights[:, None] * h[senders], receivers, num_segments=n_nodes)
+    return jax.ops.segment_sum(weights[:, None] * h[senders], receivers, num_segments=n_nodes,
+                               indices_are_sorted=sorted_receivers)
 
 
-def segment_softmax(logits, segments, n_segments: int):
+def segment_softmax(logits, segments, n_segments: int, sorted_segments: bool = True):
     """Softmax of per-edge logits (E, ...) over the edges that share a segment (their receiver)."""
-    m = jax.ops.segment_max(logits, segments, num_segments=n_segments)
+    kw = {"num_segments": n_segments, "indices_are_sorted": sorted_segments}
+    m = jax.ops.segment_max(logits, segments, **kw)
     e = jnp.exp(logits - jax.lax.stop_gradient(m)[segments])
-    return e / jax.ops.segment_sum(e, segments, num_segments=n_segments)[segments]
+    return e / jax.ops.segment_sum(e, segments, **kw)[segments]
 
 
 def aggregate(h, senders, receivers, n_nodes: int, how: str):
