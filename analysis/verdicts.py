@@ -79,12 +79,13 @@ def judge_trend(rule: dict, values_by_exp: dict, experiments: list[str]) -> dict
     half = float(sps.t.ppf(0.975, n - 2) * fit.stderr) if n > 2 else math.inf
     lo, hi = rule["expected"] - rule["tolerance"], rule["expected"] + rule["tolerance"]
     slope = float(fit.slope)
+    what = "exponent" if rule["fit"] == "loglog" else "slope"
     if slope + half < lo or slope - half > hi:
-        verdict, why = NOT_REPRODUCED, f"fitted exponent {slope:.3g} (CI +-{half:.2g}) outside [{lo:g}, {hi:g}]"
+        verdict, why = NOT_REPRODUCED, f"fitted {what} {slope:.3g} (CI +-{half:.2g}) outside [{lo:g}, {hi:g}]"
     elif lo <= slope <= hi and lo <= slope - half and slope + half <= hi:
-        verdict, why = HOLDS, f"fitted exponent {slope:.3g} (CI +-{half:.2g}) inside [{lo:g}, {hi:g}]"
+        verdict, why = HOLDS, f"fitted {what} {slope:.3g} (CI +-{half:.2g}) inside [{lo:g}, {hi:g}]"
     else:
-        verdict, why = INCONCLUSIVE, f"fitted exponent {slope:.3g} (CI +-{half:.2g}) vs [{lo:g}, {hi:g}]"
+        verdict, why = INCONCLUSIVE, f"fitted {what} {slope:.3g} (CI +-{half:.2g}) vs [{lo:g}, {hi:g}]"
     return {"verdict": verdict, "reason": why,
             "reproduced": {"slope": slope, "ci_low": slope - half, "ci_high": slope + half, "n": n}}
 
