@@ -11,7 +11,7 @@ PAPERS = ["mamba", "gnn"]
 
 
 rule all:
-    input: [f"results/{p}/claims.json" for p in PAPERS]
+    input: [f"results/{p}/.verified.{config['scale']}" for p in PAPERS]
     localrule: True
 
 
@@ -41,5 +41,5 @@ for _p in PAPERS:
     for _name in (f"papers/{_p}", f"papers/{_p}/"):
         rule:
             name: _name
-            input: f"results/{_p}/claims.json"
+            input: f"results/{_p}/.verified.{config['scale']}"
             localrule: True
