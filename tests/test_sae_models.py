@@ -1,0 +1,54 @@
+"""SAE models: shapes, TopK sparsity, tied initialisation, AuxK, unit-norm decoder rows."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from papers.sae import models as S
+
+
+def test_topk_keeps_exactly_k_and_relu():
+    pre = jnp.asarray(np.random.default_rng(0).normal(size=(4, 16)), jnp.float32)
+    z = S.topk_relu(pre, 3)
+    for row, p in zip(np.asarray(z), np.asarray(pre)):
+        top = np.argsort(p)[-3:]
+        expect = np.zeros(16)
+        expect[top] = np.maximum(p[top], 0)
+        assert np.allclose(row, expect)
+
+
+def test_topk_sae_tied_init_and_sparsity():
+    m = S.TopKSAE(8, 32, 4, rngs=nnx.Rngs(params=0))
+    assert np.allclose(m.w_enc[...], m.w_dec[...].T)
+    assert np.allclose(np.linalg.norm(m.w_dec[...], axis=1), 1.0, atol=1e-6)
+    untied = S.TopKSAE(8, 32, 4, rngs=nnx.Rngs(params=0), tied_init=False)
+    assert not np.allclose(untied.w_enc[...], untied.w_dec[...].T)
+    x = jax.random.normal(jax.random.key(1), (10, 8))
+    x_hat, z = m(x)
+    assert x_hat.shape == (10, 8) and np.all(np.sum(np.asarray(z) != 0, -1) <= 4)
+
+
+def test_auxk_is_zero_without_dead_latents_and_trains_dead_ones():
+    m = S.TopKSAE(8, 32, 4, rngs=nnx.Rngs(params=0))
+    x = jax.random.normal(jax.random.key(1), (64, 8))
+    none_dead = jnp.zeros(32, bool)
+    loss, (x_hat, _) = S.topk_loss(m, x, none_dead, k_aux=8)
+    assert np.isclose(float(loss), float(jnp.mean(jnp.sum((x - x_hat) ** 2, -1))), rtol=1e-6)
+    dead = jnp.arange(32) >= 16
+    grads = nnx.grad(lambda mod: S.topk_loss(mod, x, dead, k_aux=8)[0])(m)
+    g_dead = np.abs(np.asarray(grads.w_dec[...]))[16:].sum()
+    grads_none = nnx.grad(lambda mod: S.topk_loss(mod, x, none_dead, k_aux=8)[0])(m)
+    assert g_dead > np.abs(np.asarray(grads_none.w_dec[...]))[16:].sum()
+
+
+def test_relu_sae_loss_and_decoder_projection():
+    m = S.ReluSAE(6, 12, rngs=nnx.Rngs(params=0))
+    x = jax.random.normal(jax.random.key(2), (5, 6))
+    loss, (x_hat, z) = S.relu_sae_loss(m, x, l1=0.1)
+    expect = jnp.mean(jnp.sum((x - x_hat) ** 2, -1)) + 0.1 * jnp.mean(jnp.sum(jnp.abs(z), -1))
+    assert np.isclose(float(loss), float(expect)) and np.all(np.asarray(z) >= 0)
+    g = jax.random.normal(jax.random.key(3), (12, 6))
+    pg = S.project_decoder_grad(g, m.w_dec[...])
+    assert np.allclose(np.sum(np.asarray(pg) * np.asarray(m.w_dec[...]), -1), 0.0, atol=1e-5)
+    stepped = S.renormalise_decoder(m.w_dec[...] - 0.1 * pg)
+    assert np.allclose(np.linalg.norm(stepped, axis=1), 1.0, atol=1e-6)
