@@ -65,3 +65,29 @@ def test_superposition_batch_sparsity_per_instance():
     assert x.shape == (4096, 2, 5)
     on = np.asarray(x > 0).mean(axis=(0, 2))
     assert on[0] > 0.99 and abs(on[1] - 0.1) < 0.01
+
+
+def test_dimensions_per_feature_on_hand_made_geometries():
+    from papers.sae import superposition as S
+    assert np.allclose(S.dimensions_per_feature(np.eye(3)), 1.0)               # orthogonal: one dimension each
+    antipodal = np.array([[1.0, -1.0]])                                        # m=1, two features on one axis
+    assert np.allclose(S.dimensions_per_feature(antipodal), 0.5)
+    assert S.dimensions_per_feature_total(antipodal) == 0.5
+    pentagon = np.stack([np.cos(2 * np.pi * np.arange(5) / 5), np.sin(2 * np.pi * np.arange(5) / 5)])
+    assert np.allclose(S.dimensions_per_feature(pentagon), 2 / 5)               # the paper's 2/5 plateau
+    with_unused = np.array([[1.0, 0.0], [0.0, 0.0]])
+    assert S.dimensions_per_feature(with_unused).tolist() == [1.0, 0.0]
+
+
+def test_toy_model_forward_and_loss():
+    from flax import nnx
+
+    from papers.sae import superposition as S
+    m = S.ToyModel(5, 2, rngs=nnx.Rngs(params=0))
+    x = T.superposition_batch(jax.random.key(0), 5, 32, 0.1)
+    out = m(x)
+    w, b = np.asarray(m.w[...]), np.asarray(m.b[...])
+    assert np.allclose(out, np.maximum(np.asarray(x) @ w.T @ w + b, 0), atol=1e-5)
+    imp = 0.9 ** np.arange(5)
+    expect = np.mean(np.sum(imp * (np.asarray(x) - np.asarray(out)) ** 2, -1))
+    assert np.isclose(float(S.importance_loss(m, x, imp)), expect, rtol=1e-5)
