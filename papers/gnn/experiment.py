@@ -2,26 +2,19 @@
 
     python -m papers.gnn.experiment --experiment gcn-cora --scale cpu [--seeds 0,1,2] [--set train.lr=0.02]
 
-Each seed is its own run (DESIGN.md, "A run"): results/gnn/runs/<experiment>/<scale>/seed<k>/ with metrics.json
-(written last), history.csv, config.yaml, checkpoints/ and an MLflow run. A seed whose metrics.json exists with the
-same config is skipped; a seed killed mid-training resumes from its last checkpoint. When all seeds are done the
-experiment writes ``seeds.json`` beside them (the workflow's marker).
+The seed loop, run files and tracking are repro.seedloop's; this file builds the task for a config. A Planetoid
+seed killed mid-training resumes from its last checkpoint; the expressivity runs take seconds and start over.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 from papers.gnn import expressivity_runs, graph_ops, planetoid
 from papers.gnn.node_train import NodeTrainer
 from repro import config as rconfig
-from repro import runio, tracking
-from repro.checkpoint import Checkpointer, CheckpointError
-from repro.cli import claim_ids
-from repro.data import DataError
+from repro import seedloop
+from repro.checkpoint import Checkpointer
 
 PAPER_DIR = Path(__file__).parent
 TASKS = ("planetoid", "multisets", "wl_pair", "csl")
@@ -32,7 +25,6 @@ class NodeTask:
 
     def __init__(self, cfg: dict):
         d = planetoid.load(cfg["data"]["name"])
-        self.checksums = planetoid.NAMES[cfg["data"]["name"]]
         g = graph_ops.node_graph(d.features, d.labels, d.senders, d.receivers, d.train, d.val, d.test)
         self.trainer = NodeTrainer(cfg, g, d.features.shape[1], d.n_classes)
 
@@ -44,7 +36,7 @@ class NodeTask:
             ckpt.close()
 
 
-def _task(cfg: dict):
+def make_task(cfg: dict):
     kind = cfg["task"]["kind"]
     if kind == "planetoid":
         return NodeTask(cfg)
@@ -54,86 +46,8 @@ def _task(cfg: dict):
     raise rconfig.ConfigError(f"unknown task.kind {kind!r}; valid: {', '.join(TASKS)}")
 
 
-def run_seed(task, cfg: dict, chash: str, paper: str, experiment: str, scale: str, seed: int, run_dir: Path,
-             track: bool = True, stop_after: int | None = None):
-    """One seed; returns its metrics (None if stopped early by ``stop_after``)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_file = run_dir / "config.yaml"
-    if cfg_file.exists():
-        old = rconfig.load_yaml(cfg_file).get("config_hash")
-        if old != chash:
-            raise CheckpointError(f"{run_dir} holds a run of a different config (hash {old}, now {chash}); delete "
-                                  f"{run_dir} to start it over, or restore the config it was run with")
-        if (run_dir / "metrics.json").exists():
-            return json.loads((run_dir / "metrics.json").read_text())
-    runio.write_yaml(cfg_file, {**cfg, "seed": seed, "config_hash": chash})
-    git, tracker = tracking.git_state(), None
-    if track and tracking.enabled():
-        tags = {"paper": paper, "experiment": experiment, "scale": scale, "seed": seed,
-                "claims": ",".join(claim_ids(PAPER_DIR, experiment)), "config_hash": chash,
-                "data": (cfg.get("data") or {}).get("registry") or "synthetic (generated from the seed)",
-                "run_dir": str(run_dir), **git, **tracking.package_versions()}
-        tracker = tracking.RunTracker(paper, f"{experiment}/{scale}/seed{seed}", tags, tracking.flatten(cfg), run_dir)
-    try:
-        metrics, history = task(cfg, seed, run_dir, stop_after=stop_after)
-    except BaseException:
-        if tracker:
-            tracker.finish("FAILED")
-        raise
-    if metrics is None:
-        return None
-    metrics = {**metrics, "seed": seed, "config_hash": chash, "git_commit": git.get("git_commit", "unknown"),
-               "git_dirty": git.get("git_dirty", "unknown")}
-    runio.write_history(run_dir / "history.csv", history or [{"step": 0}])
-    if tracker:
-        tracker.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=0)
-        for name in ("history.csv", "config.yaml"):
-            tracker.log_artifact(run_dir / name)
-    runio.write_json(run_dir / "metrics.json", metrics)  # written last: its presence means the run is complete
-    if tracker:
-        tracker.log_artifact(run_dir / "metrics.json")
-        tracker.finish()
-    return metrics
-
-
-def run_experiment(experiment: str, scale: str, seeds=None, overrides=None, track: bool = True, quiet=False) -> dict:
-    pcfg = rconfig.load_paper_config(PAPER_DIR / "config.yaml")
-    cfg = rconfig.resolve(pcfg, experiment, scale, overrides)
-    seeds = list(seeds) if seeds is not None else rconfig.seeds(pcfg, scale)
-    chash = rconfig.config_hash(cfg)
-    results = tracking.results_dir()
-    task = _task(cfg)
-    done = {}
-    for seed in seeds:
-        t0 = time.perf_counter()
-        run_dir = runio.run_dir(results, pcfg["paper"], experiment, scale, seed)
-        m = run_seed(task, cfg, chash, pcfg["paper"], experiment, scale, seed, run_dir, track)
-        done[seed] = m
-        if not quiet:
-            main_metric = next((k for k in ("test_accuracy", "accuracy", "distinguished_constant") if k in m), None)
-            print(f"{experiment} seed {seed}: {main_metric} {m.get(main_metric)} ({time.perf_counter() - t0:.1f} s)",
-                  flush=True)
-    marker = runio.run_dir(results, pcfg["paper"], experiment, scale, 0).parent / "seeds.json"
-    runio.write_json(marker, {"experiment": experiment, "scale": scale, "config_hash": chash,
-                              "seeds": {str(s): m for s, m in done.items()}})
-    return done
-
-
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description="Train every seed of one GNN experiment")
-    p.add_argument("--experiment", required=True)
-    p.add_argument("--scale", default="cpu")
-    p.add_argument("--seeds", help="comma-separated seeds (default: the scale's seeds from config.yaml)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
-    args = p.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
-    try:
-        run_experiment(args.experiment, args.scale, seeds, args.overrides, track=not args.no_track)
-    except (rconfig.ConfigError, CheckpointError, tracking.TrackingError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return seedloop.main(PAPER_DIR, make_task, argv)
 
 
 if __name__ == "__main__":

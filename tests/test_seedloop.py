@@ -1,0 +1,42 @@
+"""The one-process seed loop: per-seed run files, skipping finished seeds, refusing a changed config."""
+import json
+
+import pytest
+
+from repro import seedloop
+from repro.checkpoint import CheckpointError
+
+CONFIG = ("paper: toy\nbase: {task: {bias: 0.0}, train: {steps: 1, log_every: 1}}\n"
+          "experiments: {e: {}}\nscales: {cpu: {seeds: [0, 1, 2]}}\n")
+
+
+def make_task(calls):
+    def make(cfg):
+        def task(c, seed, run_dir, stop_after=None):
+            calls.append(seed)
+            return {"accuracy": 10.0 * seed + c["task"]["bias"]}, [{"step": 1, "loss": 0.5}]
+        return task
+    return make
+
+
+def test_seeds_run_once_then_are_skipped_and_a_changed_config_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
+    paper = tmp_path / "toy"
+    paper.mkdir()
+    (paper / "config.yaml").write_text(CONFIG)
+    calls = []
+    done = seedloop.run_experiment(paper, make_task(calls), "e", "cpu", track=False, quiet=True)
+    assert calls == [0, 1, 2] and done[2]["accuracy"] == 20.0
+    run = tmp_path / "results/toy/runs/e/cpu"
+    assert json.loads((run / "seed1/metrics.json").read_text())["accuracy"] == 10.0
+    assert (run / "seed1/history.csv").exists() and (run / "seed1/config.yaml").exists()
+    assert set(json.loads((run / "seeds.json").read_text())["seeds"]) == {"0", "1", "2"}
+    seedloop.run_experiment(paper, make_task(calls), "e", "cpu", track=False, quiet=True)
+    assert calls == [0, 1, 2]                                   # nothing retrained
+    (run / "seed2/metrics.json").unlink()                       # a seed that did not finish runs again
+    seedloop.run_experiment(paper, make_task(calls), "e", "cpu", track=False, quiet=True)
+    assert calls == [0, 1, 2, 2]
+    with pytest.raises(CheckpointError, match="different config"):
+        seedloop.run_experiment(paper, make_task(calls), "e", "cpu", overrides=["task.bias=1.0"], track=False,
+                                quiet=True)
+    assert seedloop.main(paper, make_task(calls), ["--experiment", "e", "--set", "task.bias=1.0", "--no-track"]) == 2
