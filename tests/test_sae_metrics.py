@@ -91,3 +91,17 @@ def test_toy_model_forward_and_loss():
     imp = 0.9 ** np.arange(5)
     expect = np.mean(np.sum(imp * (np.asarray(x) - np.asarray(out)) ** 2, -1))
     assert np.isclose(float(S.importance_loss(m, x, imp)), expect, rtol=1e-5)
+
+
+def test_toy_models_go_from_no_superposition_to_antipodal_pairs_to_a_pentagon():
+    """n=5 features, m=2 (Elhage et al.'s first set-up): dense -> D* = 1; sparser -> pairs at D = 1/2; very sparse
+    -> all five at D = 2/5. Deterministic for the seed (other seeds can settle in a local optimum: the workflow will
+    judge this over seeds); 3000 steps is enough for this small case."""
+    from papers.sae import superposition as S
+    w, _, losses = S.fit_instances(jax.random.key(0), 5, 2, [1.0, 0.3, 0.1, 0.05, 0.02], 0.9 ** np.arange(5),
+                                   steps=3000)
+    assert S.dimensions_per_feature_total(w[0]) == pytest.approx(1.0, abs=0.05)
+    d_pairs = S.dimensions_per_feature(w[2])
+    assert np.sum(np.abs(d_pairs - 0.5) < 0.06) >= 3
+    assert np.allclose(S.dimensions_per_feature(w[4]), 0.4, atol=0.03)
+    assert losses[-100:].mean() < losses[:100].mean()

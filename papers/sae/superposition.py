@@ -9,7 +9,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from flax import nnx
+
+from papers.sae.toy_data import superposition_batch
 
 
 class ToyModel(nnx.Module):
@@ -39,3 +42,31 @@ def dimensions_per_feature_total(w) -> float:
     """D* = m / ||W||_F^2."""
     w = np.asarray(w, np.float64)
     return float(w.shape[0] / np.sum(w ** 2))
+
+
+def fit_instances(key, n_features: int, m_hidden: int, p_active, importance, *, steps: int, batch: int = 1024,
+                  lr: float = 1e-3):
+    """Train one toy model per feature probability in ``p_active`` (the paper's instances), AdamW, one jitted scan.
+    Returns the stacked W (instances, m, n) and b (instances, n), and the per-step mean loss."""
+    p_active = jnp.asarray(p_active)
+    n_inst = p_active.shape[0]
+    graphdef, _ = nnx.split(nnx.eval_shape(lambda: ToyModel(n_features, m_hidden, rngs=nnx.Rngs(params=0))))
+    k_init, k_data = jax.random.split(key)
+    params = jax.vmap(lambda k: nnx.state(ToyModel(n_features, m_hidden, rngs=nnx.Rngs(params=k)), nnx.Param))(
+        jax.random.split(k_init, n_inst))
+    tx = optax.adamw(lr)
+    imp = jnp.asarray(importance)
+
+    def loss_all(p, x):  # x: (batch, instances, n)
+        per = jax.vmap(lambda q, xi: importance_loss(nnx.merge(graphdef, q), xi, imp), in_axes=(0, 1))(p, x)
+        return per.sum(), per
+
+    def step(carry, t):
+        p, o = carry
+        x = superposition_batch(jax.random.fold_in(k_data, t), n_features, batch, p_active)
+        (_, per), g = jax.value_and_grad(loss_all, has_aux=True)(p, x)
+        upd, o = tx.update(g, o, p)
+        return (optax.apply_updates(p, upd), o), per.mean()
+
+    (params, _), losses = jax.jit(lambda p: jax.lax.scan(step, (p, tx.init(p)), jnp.arange(steps)))(params)
+    return np.asarray(params["w"][...]), np.asarray(params["b"][...]), np.asarray(losses)
