@@ -52,3 +52,29 @@ def test_relu_sae_loss_and_decoder_projection():
     assert np.allclose(np.sum(np.asarray(pg) * np.asarray(m.w_dec[...]), -1), 0.0, atol=1e-5)
     stepped = S.renormalise_decoder(m.w_dec[...] - 0.1 * pg)
     assert np.allclose(np.linalg.norm(stepped, axis=1), 1.0, atol=1e-6)
+
+
+def test_jumprelu_forward_and_pseudo_derivatives():
+    from papers.sae import jumprelu as J
+    pre = jnp.array([[0.05, 0.2, 0.1004, 0.3]])
+    theta = jnp.array([0.1, 0.1, 0.1, 0.5])
+    eps = 0.001
+    assert np.allclose(J.jumprelu(pre, theta, eps), [[0.0, 0.2, 0.1004, 0.0]])
+    g_pre, g_theta = jax.grad(lambda p, t: J.jumprelu(p, t, eps).sum(), argnums=(0, 1))(pre, theta)
+    assert np.allclose(g_pre, [[0, 1, 1, 0]])                              # straight through above the threshold
+    # only the entry within eps/2 of its threshold (0.1004 vs 0.1, latent 2) moves theta: -(theta/eps) K = -100
+    assert np.allclose(g_theta, [0.0, 0.0, -100.0, 0.0], atol=1e-3)
+    s_theta = jax.grad(lambda t: J.step(pre, t, eps).sum())(theta)
+    assert np.allclose(s_theta, [0.0, 0.0, -1000.0, 0.0], atol=1e-2)      # -(1/eps) K for the same entry
+    assert np.allclose(jax.grad(lambda p: J.step(p, theta, eps).sum())(pre), 0.0)
+
+
+def test_jumprelu_sae_loss_counts_l0():
+    from papers.sae import jumprelu as J
+    m = J.JumpReluSAE(6, 12, rngs=nnx.Rngs(params=0), init_threshold=0.1)
+    x = jax.random.normal(jax.random.key(0), (8, 6))
+    loss0, (x_hat, z) = J.jumprelu_loss(m, x, 0.0)
+    loss1, _ = J.jumprelu_loss(m, x, 1.0)
+    assert np.isclose(float(loss1 - loss0), float(np.mean(np.sum(np.asarray(z) != 0, -1))), atol=1e-5)
+    grads = nnx.grad(lambda mod: J.jumprelu_loss(mod, x, 1.0)[0])(m)
+    assert np.all(np.isfinite(np.asarray(grads.log_theta[...])))
