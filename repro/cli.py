@@ -31,6 +31,16 @@ def claim_ids(paper_dir: Path, experiment: str) -> list[str]:
     return out
 
 
+def start_tracker(paper_dir: Path, cfg: dict, chash: str, seed: int, run_dir: Path, git: dict, data: str):
+    """The MLflow run of one training run, tagged as DESIGN.md's tracking contract asks."""
+    r = cfg["run"]
+    tags = {"paper": r["paper"], "experiment": r["experiment"], "scale": r["scale"], "seed": seed,
+            "claims": ",".join(claim_ids(Path(paper_dir), r["experiment"])), "config_hash": chash, "data": data,
+            "run_dir": str(run_dir), **git, **tracking.package_versions()}
+    return tracking.RunTracker(r["paper"], f"{r['experiment']}/{r['scale']}/seed{seed}", tags, tracking.flatten(cfg),
+                               run_dir)
+
+
 def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, overrides=None,
         run_dir: Path | None = None, track: bool = True, progress: bool = True, stop_after: int | None = None):
     paper_dir = Path(paper_dir)
@@ -42,12 +52,8 @@ def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, ove
     run_dir.mkdir(parents=True, exist_ok=True)
     tracker, git = None, tracking.git_state()
     if track and tracking.enabled():
-        tags = {"paper": paper, "experiment": experiment, "scale": scale, "seed": seed,
-                "claims": ",".join(claim_ids(paper_dir, experiment)), "config_hash": chash,
-                "data": cfg.get("data_checksum", "synthetic (generated from the seed)"),
-                "run_dir": str(run_dir), **git, **tracking.package_versions()}
-        tracker = tracking.RunTracker(paper, f"{experiment}/{scale}/seed{seed}", tags,
-                                      tracking.flatten(cfg), run_dir)
+        tracker = start_tracker(paper_dir, cfg, chash, seed, run_dir, git,
+                                cfg.get("data_checksum", "synthetic (generated from the seed)"))
     task = build_task(cfg, seed)
     try:
         metrics = train(task, cfg, seed, run_dir, tracker=tracker, config_hash=chash, progress=progress,

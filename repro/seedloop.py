@@ -20,16 +20,15 @@ from pathlib import Path
 from repro import config as rconfig
 from repro import runio, tracking
 from repro.checkpoint import CheckpointError
-from repro.cli import claim_ids
+from repro.cli import start_tracker
 from repro.data import DataError
 
 SUMMARY_KEYS = ("test_accuracy", "accuracy", "loss")
 
 
-def run_seed(task, cfg: dict, chash: str, paper_dir: Path, experiment: str, scale: str, seed: int, run_dir: Path,
-             track: bool = True, stop_after: int | None = None):
+def run_seed(task, cfg: dict, chash: str, paper_dir: Path, seed: int, run_dir: Path, track: bool = True,
+             stop_after: int | None = None):
     """One seed; returns its metrics (None if stopped early by ``stop_after``)."""
-    paper = cfg["run"]["paper"]
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_file = run_dir / "config.yaml"
     if cfg_file.exists():
@@ -42,11 +41,8 @@ def run_seed(task, cfg: dict, chash: str, paper_dir: Path, experiment: str, scal
     runio.write_yaml(cfg_file, {**cfg, "seed": seed, "config_hash": chash})
     git, tracker = tracking.git_state(), None
     if track and tracking.enabled():
-        tags = {"paper": paper, "experiment": experiment, "scale": scale, "seed": seed,
-                "claims": ",".join(claim_ids(Path(paper_dir), experiment)), "config_hash": chash,
-                "data": (cfg.get("data") or {}).get("registry") or "synthetic (generated from the seed)",
-                "run_dir": str(run_dir), **git, **tracking.package_versions()}
-        tracker = tracking.RunTracker(paper, f"{experiment}/{scale}/seed{seed}", tags, tracking.flatten(cfg), run_dir)
+        tracker = start_tracker(paper_dir, cfg, chash, seed, run_dir, git,
+                                (cfg.get("data") or {}).get("registry") or "synthetic (generated from the seed)")
     try:
         metrics, history = task(cfg, seed, run_dir, stop_after=stop_after)
     except BaseException:
@@ -82,7 +78,7 @@ def run_experiment(paper_dir: Path, make_task, experiment: str, scale: str, seed
     for seed in seeds:
         t0 = time.perf_counter()
         run_dir = runio.run_dir(results, pcfg["paper"], experiment, scale, seed)
-        m = run_seed(task, cfg, chash, paper_dir, experiment, scale, seed, run_dir, track)
+        m = run_seed(task, cfg, chash, paper_dir, seed, run_dir, track)
         done[seed] = m
         if not quiet:
             shown = {k: m[k] for k in SUMMARY_KEYS if k in m} or {k: v for k, v in list(m.items())[:3]}
