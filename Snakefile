@@ -7,7 +7,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 config.setdefault("scale", "cpu")
 
-PAPERS = ["mamba", "gnn"]
+PAPERS = ["mamba", "gnn", "sae"]
 
 
 rule all:
@@ -34,6 +34,13 @@ module gnn:
     config: config
 
 use rule * from gnn as gnn_*
+
+
+module sae:
+    snakefile: "papers/sae/Snakefile"
+    config: config
+
+use rule * from sae as sae_*
 
 
 # `snakemake papers/mamba` would otherwise name a file (the code folder): rules with these exact names win.

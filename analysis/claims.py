@@ -12,6 +12,7 @@ claims:
       kind: value                   # reported, tolerance, optional reported_spread (the paper's std)
       # kind: ordering              # better: [..], worse: [..], margin
       # kind: trend                 # x: [..] (one per experiment), fit: linear | loglog, expected, tolerance
+      # kind: bound                 # bound, direction: above | below (a qualitative claim made a threshold)
     deviations: {cpu: "...", full: "..."}   # how each scale differs from the paper
     not_run: "why"                  # optional: the claim is listed but not run
     secondary: false                # optional: a secondary source or a minor claim
@@ -28,9 +29,10 @@ RULES = {
     "value": {"reported": (int, float), "tolerance": (int, float)},
     "ordering": {"better": list, "worse": list, "margin": (int, float)},
     "trend": {"x": list, "fit": str, "expected": (int, float), "tolerance": (int, float)},
+    "bound": {"bound": (int, float), "direction": str},
 }
 OPTIONAL_RULE_FIELDS = {"value": {"reported_spread": (int, float), "higher_is_better": bool},
-                        "ordering": {"higher_is_better": bool}, "trend": {}}
+                        "ordering": {"higher_is_better": bool}, "trend": {}, "bound": {}}
 FITS = ("linear", "loglog")
 CLAIM_FIELDS = {"id", "statement", "source", "metric", "experiments", "rule", "deviations", "not_run", "secondary"}
 
@@ -97,13 +99,15 @@ def _check_rule(path, cid, claim, experiments):
             _fail(path, cid, f"rule.{field}", f"expected {_typename(typ)}")
     if kind in ("value", "trend") and rule.get("tolerance", 0) < 0:
         _fail(path, cid, "rule.tolerance", "must be >= 0")
+    if kind == "bound" and rule["direction"] not in ("above", "below"):
+        _fail(path, cid, "rule.direction", f"{rule['direction']!r} is not one of above, below")
     if kind == "trend" and rule["fit"] not in FITS:
         _fail(path, cid, "rule.fit", f"{rule['fit']!r} is not one of {', '.join(FITS)}")
     if "not_run" in claim:
         return
     used = list(claim.get("experiments") or [])
-    if kind == "value" and len(used) != 1:
-        _fail(path, cid, "experiments", "a value claim names exactly one experiment")
+    if kind in ("value", "bound") and len(used) != 1:
+        _fail(path, cid, "experiments", f"a {kind} claim names exactly one experiment")
     if kind == "ordering":
         used = rule["better"] + rule["worse"]
         if not rule["better"] or not rule["worse"]:

@@ -9,6 +9,8 @@ value:    band = reported +- max(tolerance, 2 * reported_spread). ``reproduced``
 ordering: gap = min(mean of each better) - max(mean of each worse). ``holds`` if gap >= margin and every better
           experiment's CI lies above every worse experiment's CI; ``not reproduced`` if even the most favourable ends
           of the CIs give a gap below the margin; otherwise ``inconclusive``.
+bound:    ``holds`` if the whole confidence interval lies beyond the bound on the claimed side (above or below);
+          ``not reproduced`` if it lies wholly on the other side; otherwise ``inconclusive``.
 trend:    fit y = a + b x (linear) or log y = a + b log x (loglog) through every seed's value; ``holds`` if
           |b - expected| <= tolerance and the slope's CI lies inside the band; ``not reproduced`` if the CI lies
           outside; otherwise ``inconclusive``.
@@ -63,6 +65,21 @@ def judge_ordering(rule: dict, values_by_exp: dict) -> dict:
     return {"verdict": verdict, "reason": why, "reproduced": {"gap": gap, "per_experiment": summ}}
 
 
+def judge_bound(rule: dict, values) -> dict:
+    s = summarise(values)
+    b, above = float(rule["bound"]), rule["direction"] == "above"
+    lo, hi = (s["ci_low"], s["ci_high"]) if above else (-s["ci_high"], -s["ci_low"])
+    edge = b if above else -b
+    side = f"{rule['direction']} {b:g}"
+    if lo > edge:
+        verdict, why = HOLDS, f"mean {s['mean']:.3g} and its whole {s['confidence']:.0%} CI lie {side}"
+    elif hi < edge:
+        verdict, why = NOT_REPRODUCED, f"the whole {s['confidence']:.0%} CI lies on the wrong side of {b:g}"
+    else:
+        verdict, why = INCONCLUSIVE, f"mean {s['mean']:.3g}, but the CI reaches across {b:g}"
+    return {"verdict": verdict, "reason": why, "reproduced": s}
+
+
 def judge_trend(rule: dict, values_by_exp: dict, experiments: list[str]) -> dict:
     xs, ys = [], []
     for x, e in zip(rule["x"], experiments):
@@ -97,4 +114,6 @@ def judge(claim: dict, values_by_exp: dict) -> dict:
         return judge_value(rule, values_by_exp[claim["experiments"][0]])
     if rule["kind"] == "ordering":
         return judge_ordering(rule, values_by_exp)
+    if rule["kind"] == "bound":
+        return judge_bound(rule, values_by_exp[claim["experiments"][0]])
     return judge_trend(rule, values_by_exp, claim["experiments"])

@@ -110,8 +110,9 @@ def table(report: dict) -> pd.DataFrame:
     rows = []
     for r in report["claims"]:
         rule, rep = r["rule"], r.get("reproduced") or {}
-        if r["kind"] == "value":
-            reported = f"{rule['reported']:g}" + (f" ± {rule['reported_spread']:g}" if "reported_spread" in rule else "")
+        if r["kind"] in ("value", "bound"):
+            reported = (f"{rule['reported']:g}" + (f" ± {rule['reported_spread']:g}" if "reported_spread" in rule else "")
+                        if r["kind"] == "value" else f"{rule['direction']} {rule['bound']:g}")
             ours = f"{_fmt(rep['mean'])} ± {_fmt(rep['std'])} (n={rep['n']})" if rep else ""
             ci = f"[{_fmt(rep['ci_low'])}, {_fmt(rep['ci_high'])}]" if rep else ""
         elif r["kind"] == "ordering":

@@ -4,7 +4,7 @@ The batch for step t is ``fold_in(data_key, t)``: a pure function of (seed, t), 
 """
 import jax
 
-STREAMS = {"init": 0, "data": 1, "dropout": 2}
+STREAMS = {"init": 0, "data": 1, "dropout": 2, "eval": 3}
 
 
 def key(seed: int, stream: str):

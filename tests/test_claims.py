@@ -35,6 +35,8 @@ def test_the_mamba_claims_file_is_valid_and_complete():
     (lambda c: c.update(experiments=["s7-mamba"]), "experiments"),
     (lambda c: c.update(colour="red"), "colour"),
     (lambda c: c["rule"].update(extra=1), "rule.extra"),
+    (lambda c: c.update(rule={"kind": "bound", "bound": 1.0, "direction": "sideways"}), "rule.direction"),
+    (lambda c: c.update(rule={"kind": "bound", "direction": "above"}), "rule.bound"),
 ])
 def test_malformed_claim_names_file_claim_and_field(tmp_path, mutate, field):
     data = copy.deepcopy(REAL)

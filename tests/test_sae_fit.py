@@ -12,7 +12,7 @@ DIRS = T.feature_directions(jax.random.key(0), 8, 6)            # 8 features in 
 PROBS = T.activation_probabilities(8, decay=1.0, mean_active=1.0)
 
 
-def batch(key):
+def batch(key, data=None):
     return T.sharkey_batch(key, DIRS, PROBS, 64)[0]
 
 

@@ -65,3 +65,17 @@ def test_trend_fits_the_exponent():
     assert v.judge_trend(rule, linear, exps)["verdict"] == v.HOLDS
     r = v.judge_trend(rule, quadratic, exps)
     assert r["verdict"] == v.NOT_REPRODUCED and r["reproduced"]["slope"] == pytest.approx(2.0, abs=0.01)
+
+
+@pytest.mark.parametrize("direction,values,verdict", [
+    ("above", [2.0, 2.2, 2.1], v.HOLDS),
+    ("above", [0.2, 0.3, 0.25], v.NOT_REPRODUCED),
+    ("above", [0.5, 1.5, 2.5], v.INCONCLUSIVE),      # the CI reaches across the bound
+    ("below", [0.2, 0.3, 0.25], v.HOLDS),
+    ("below", [2.0, 2.2, 2.1], v.NOT_REPRODUCED),
+    ("above", [5.0], v.INCONCLUSIVE),                # one seed: no interval, never a verdict
+])
+def test_bound_rule(direction, values, verdict):
+    out = v.judge({"rule": {"kind": "bound", "bound": 1.0, "direction": direction}, "experiments": ["e"]},
+                  {"e": values})
+    assert out["verdict"] == verdict

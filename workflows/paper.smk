@@ -23,13 +23,26 @@ for _e, _why in BLOCKED.items():
     print(f"{PAPER}: skipping {_e}: {_why}", file=sys.stderr)
 EXPERIMENTS = [e for e in _PCFG["experiments"] if e not in BLOCKED]
 SEEDS = scale_seeds(_PCFG, SCALE)
-DATA = {e: (resolve(_PCFG, e, SCALE).get("data") or {}).get("registry") for e in EXPERIMENTS}
+_RESOLVED = {e: resolve(_PCFG, e, SCALE) for e in EXPERIMENTS}
+DATA = {e: (c.get("data") or {}).get("registry") for e, c in _RESOLVED.items()}
+# `needs: [experiments]` in an experiment's config: it reads those experiments' finished runs (same seeds)
+NEEDS = {e: list(c.get("needs") or []) for e, c in _RESOLVED.items()}
+for _e, _n in NEEDS.items():
+    for _x in _n:
+        if _x not in _PCFG["experiments"]:
+            raise ValueError(f"{PAPER_DIR}/config.yaml: experiment {_e!r} needs unknown experiment {_x!r}")
+        if _x in BLOCKED:
+            raise ValueError(f"{PAPER}: {_e} needs {_x}, which is skipped: {BLOCKED[_x]}")
 PER_EXPERIMENT = globals().get("JOB_PER_EXPERIMENT", False)
 
 
 def data_input(wildcards):
     name = DATA.get(wildcards.experiment)
-    return [f"data/{name}/.fetched"] if name else []
+    data = [f"data/{name}/.fetched"] if name else []
+    if PER_EXPERIMENT:
+        return data + [f"results/{PAPER}/runs/{x}/{wildcards.scale}/seeds.json" for x in NEEDS[wildcards.experiment]]
+    return data + [f"results/{PAPER}/runs/{x}/{wildcards.scale}/seed{wildcards.seed}/metrics.json"
+                   for x in NEEDS[wildcards.experiment]]
 
 SET_ARGS = " ".join(f"--set {shlex.quote(s)}" for s in str(config.get("set", "")).split())
 # one XLA thread per job: Snakemake runs as many jobs as there are cores, and results stay bit-identical
@@ -75,6 +88,8 @@ rule verify:
         else expand(f"results/{PAPER}/runs/{{experiment}}/{SCALE}/seed{{seed}}/metrics.json",
                     experiment=EXPERIMENTS, seed=SEEDS),
         claims=f"{PAPER_DIR}/claims.yaml",
+        # a paper's figures (REPORT_FILES, drawn by its own rule) are made before the verdicts
+        report=globals().get("REPORT_FILES", []),
     output:
         json=f"results/{PAPER}/claims.json",
         csv=f"results/{PAPER}/claims.csv",

@@ -45,9 +45,13 @@ def sharkey_batch(key, directions, probs, batch: int, chol=None):
 
 
 def superposition_batch(key, n_features: int, batch: int, p_active):
-    """Toy-model inputs: (batch, [instances,] n_features); ``p_active`` scalar or one per instance."""
+    """Toy-model inputs: (batch, [instances,] n_features); ``p_active`` scalar or one per instance.
+
+    One 32-bit random word per entry gives both 16-bit uniforms (on/off and magnitude): half the random bits of two
+    draws, which matters on CPU where threefry dominates a toy model's step."""
     p = jnp.asarray(p_active)
     shape = (batch, *p.shape, n_features)
-    k_on, k_mag = jax.random.split(key)
-    on = jax.random.uniform(k_on, shape) < p[..., None]
-    return jnp.where(on, jax.random.uniform(k_mag, shape), 0.0)
+    bits = jax.random.bits(key, shape, jnp.uint32)
+    u_on = (bits >> 16).astype(jnp.float32) / 65536.0
+    u_mag = ((bits & 0xFFFF).astype(jnp.float32) + 0.5) / 65536.0
+    return jnp.where(u_on < p[..., None], u_mag, 0.0)
