@@ -9,7 +9,7 @@ PAPERS := $(patsubst papers/%/Snakefile,%,$(wildcard papers/*/Snakefile))
 
 PAPER_TARGETS := $(addprefix papers/,$(PAPERS)) $(addsuffix /,$(addprefix papers/,$(PAPERS)))
 
-.PHONY: venv test test-all bench bench-gnn readme $(PAPER_TARGETS)
+.PHONY: venv test test-all bench bench-gnn bench-sae readme $(PAPER_TARGETS)
 
 venv: $(STAMP)
 
@@ -39,6 +39,15 @@ bench: $(STAMP)
 
 bench-gnn: $(STAMP) .venv-bench/.installed
 	$(VENV)/bin/python benchmarks/bench_gnn.py $(ARGS)
+
+# SAE training throughput against SAELens (CPU); the peer lives in its own venv, built once
+.venv-saelens/.installed: benchmarks/requirements-saelens.txt
+	@test -x .venv-saelens/bin/python || $(PYTHON) -m venv .venv-saelens
+	.venv-saelens/bin/python -m pip install -q -r benchmarks/requirements-saelens.txt
+	@touch $@
+
+bench-sae: $(STAMP) .venv-saelens/.installed
+	$(VENV)/bin/python benchmarks/bench_sae.py $(ARGS)
 
 # Rewrite the verdict table in papers/<p>/README.md from results/<p>/claims.json
 readme: $(STAMP)

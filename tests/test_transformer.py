@@ -1,0 +1,42 @@
+"""The shared transformer layers and the character corpus."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from repro import text
+from repro.nn.transformer import TransformerLM, next_token_loss
+
+
+def model():
+    return TransformerLM(11, 16, 2, 4, 8, rngs=nnx.Rngs(0))
+
+
+def test_attention_is_causal():
+    m = model()
+    a = jnp.array([[1, 2, 3, 4, 5, 6, 7, 8]])
+    b = a.at[0, 5].set(9)
+    la, lb = m(a), m(b)
+    assert np.allclose(la[0, :5], lb[0, :5], atol=1e-6)        # positions before the change see nothing of it
+    assert not np.allclose(la[0, 5:], lb[0, 5:], atol=1e-6)
+
+
+def test_residual_stream_splits_the_forward_pass():
+    m, t = model(), jnp.arange(16).reshape(2, 8) % 11
+    for layer in range(3):
+        assert np.allclose(m.logits_from(m.residual(t, layer), layer), m(t), atol=1e-5)
+
+
+def test_next_token_loss_is_uniform_for_equal_logits():
+    assert np.isclose(next_token_loss(jnp.zeros((2, 3, 11)), jnp.ones((2, 3), jnp.int32)), np.log(11))
+
+
+def test_char_corpus_split_vocab_and_windows():
+    c = text.corpus_from_text("abcabcabcd" * 10, train_fraction=0.9)
+    assert c.vocab == "abcd" and len(c.train) == 90 and len(c.val) == 10
+    assert c.decode(c.train[:4]) == "abca"
+    x, y = text.random_windows(jax.random.key(0), jnp.asarray(c.train), 4, 5)
+    x2, _ = text.random_windows(jax.random.key(0), jnp.asarray(c.train), 4, 5)
+    assert x.shape == (4, 5) and np.array_equal(x, x2) and np.array_equal(x[:, 1:], y[:, :-1])
+    vx, vy = text.fixed_windows(c.val, 3, 4)
+    assert vx.shape == (2, 4) and np.array_equal(vx[:, 1:], vy[:, :-1])     # only two windows fit in 10 tokens
