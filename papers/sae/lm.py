@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
@@ -34,7 +33,7 @@ def optimizer(cfg: dict):
 def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
     ctx, bs = cfg["lm"]["context"], cfg["train"]["batch"]
     train_tokens = jnp.asarray(corpus.train)
-    val_x, val_y = (jnp.asarray(a) for a in text.fixed_windows(corpus.val, cfg["eval"]["windows"], ctx))
+    val_x, val_y = eval_windows(cfg, corpus)
 
     def loss(model, b):
         l = next_token_loss(model(b[0]), b[1])
