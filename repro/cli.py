@@ -13,6 +13,7 @@ import yaml
 from repro import config as rconfig
 from repro import runio, tracking
 from repro.checkpoint import CheckpointError
+from repro.data import DataError
 from repro.train import Measurement, train
 
 
@@ -41,6 +42,14 @@ def start_tracker(paper_dir: Path, cfg: dict, chash: str, seed: int, run_dir: Pa
                                run_dir)
 
 
+def data_tag(cfg: dict) -> str:
+    tfds_name = (cfg.get("data") or {}).get("tfds")
+    if tfds_name:
+        from repro import tfds_data
+        return f"tensorflow-datasets {tfds_name} ({tfds_data.data_dir()})"
+    return cfg.get("data_checksum", "synthetic (generated from the seed)")
+
+
 def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, overrides=None,
         run_dir: Path | None = None, track: bool = True, progress: bool = True, stop_after: int | None = None):
     paper_dir = Path(paper_dir)
@@ -52,8 +61,7 @@ def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, ove
     run_dir.mkdir(parents=True, exist_ok=True)
     tracker, git = None, tracking.git_state()
     if track and tracking.enabled():
-        tracker = start_tracker(paper_dir, cfg, chash, seed, run_dir, git,
-                                cfg.get("data_checksum", "synthetic (generated from the seed)"))
+        tracker = start_tracker(paper_dir, cfg, chash, seed, run_dir, git, data_tag(cfg))
     task = build_task(cfg, seed)
     try:
         if isinstance(task, Measurement):
@@ -91,7 +99,7 @@ def main(paper_dir: Path, build_task, argv=None) -> int:
     try:
         metrics = run(paper_dir, build_task, args.experiment, args.scale, args.seed, args.overrides,
                       args.run_dir, track=not args.no_track)
-    except (rconfig.ConfigError, CheckpointError, tracking.TrackingError) as e:
+    except (rconfig.ConfigError, CheckpointError, tracking.TrackingError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print({k: v for k, v in metrics.items() if isinstance(v, (int, float))})

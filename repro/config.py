@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import yaml
@@ -84,6 +85,9 @@ def _coerce(default, value, name):
     return value
 
 
+_SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def parse_overrides(items: list[str]) -> dict:
     """``["train.steps=100", "model.d_model=32"]`` -> nested dict (values parsed as YAML scalars)."""
     out: dict = {}
@@ -95,7 +99,10 @@ def parse_overrides(items: list[str]) -> dict:
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
+        if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+            value = float(value)   # YAML 1.1 reads 2e-4 (no dot) as a string
+        node[parts[-1]] = value
     return out
 
 

@@ -84,14 +84,21 @@ def missing_reason(name: str, root: Path | None = None) -> str | None:
 
 def blocked_experiments(paper_cfg: dict, scale: str) -> dict:
     """{experiment: why it cannot run} for experiments whose ``data.registry`` data set can be neither used nor
-    fetched with a recorded checksum (the workflow skips them; their claims say ``not run`` with the reason)."""
+    fetched with a recorded checksum, or whose ``data.tfds`` data set is not prepared (the workflow skips them; their
+    claims say ``not run`` with the reason)."""
     from repro import config as rconfig
 
     out = {}
     for e in paper_cfg["experiments"]:
-        name = (rconfig.resolve(paper_cfg, e, scale).get("data") or {}).get("registry")
+        data = rconfig.resolve(paper_cfg, e, scale).get("data") or {}
+        name = data.get("registry")
         if name and not (data_root() / name / ".fetched").exists():
             reason = missing_reason(name)
+            if reason:
+                out[e] = f"needs data: {reason}"
+        if data.get("tfds"):
+            from repro import tfds_data
+            reason = tfds_data.missing_reason(data["tfds"])
             if reason:
                 out[e] = f"needs data: {reason}"
     return out

@@ -89,3 +89,10 @@ def test_a_scale_can_set_one_experiments_values_after_its_global_overrides(tmp_p
     p.write_text(p.read_text().replace("experiments: {induction: {train", "experiments: {inductoin: {train"))
     with pytest.raises(rc.ConfigError, match="inductoin"):
         rc.load_paper_config(p)
+
+
+def test_scientific_notation_without_a_dot_is_a_number():
+    # YAML 1.1 reads "2e-4" as a string; on the command line everyone writes it so
+    assert rc.parse_overrides(["train.lr=2e-4", "train.lr2=1E3", "x.name=e5"]) == {
+        "train": {"lr": 2e-4, "lr2": 1000.0}, "x": {"name": "e5"}}
+    assert rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "cpu", ["train.lr=5e-4"])["train"]["lr"] == 5e-4

@@ -20,14 +20,15 @@ def fake_runs(results, values):
 
 def fake_induction_runs(results):
     tested = {"induction-mamba": {2 ** k: 100.0 for k in range(6, 15)},
-              "induction-mha-abs": {256: 100.0, 512: 57.0, 1024: 27.0},
-              "induction-mha-rope": {256: 100.0, 512: 50.0, 1024: 30.0}}
+              "induction-mha-abs": {"x1": 100.0, "x2": 57.0, "x4": 27.0},
+              "induction-mha-rope": {"x1": 100.0, "x2": 50.0, "x4": 30.0}}
     for exp, accs in tested.items():
         for seed in (0, 1, 2):
             d = runio.run_dir(results, "mamba", exp, "cpu", seed)
             d.mkdir(parents=True)
             m = {f"acc_{n}": a + 0.1 * seed for n, a in accs.items()}
             m["not_run"] = {f"acc_{2 ** k}": "not tested at this scale" for k in range(6, 21) if 2 ** k not in accs}
+            m["not_run"].update({f"acc_x{k}": "not tested" for k in (1, 2, 4) if f"x{k}" not in accs})
             (d / "metrics.json").write_text(json.dumps({**m, "git_commit": "c0ffee", "git_dirty": "false"}))
     for exp, b in (("timing-mamba", 1.0), ("timing-mha", 1.8)):
         for seed in (0, 1, 2):
@@ -37,7 +38,8 @@ def fake_induction_runs(results):
                                                         "git_dirty": "false"}))
 
 
-def test_verdicts_from_runs(tmp_path):
+def test_verdicts_from_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "no-tfds-data"))   # MNIST not prepared: S4 runs not run
     fake_runs(tmp_path, VALUES)
     fake_induction_runs(tmp_path)
     report = verify("papers/mamba", "cpu", tmp_path)
@@ -48,15 +50,17 @@ def test_verdicts_from_runs(tmp_path):
     assert v["selection-matters-more-than-architecture"] == "holds"
     assert v["selective-copying-h3-s6"] == "not run"
     assert v["induction-mamba-16384"] == "reproduced" and v["induction-mamba-32768"] == "not run"
-    assert v["induction-mha-abs-512"] == "reproduced" and v["induction-mha-rope-512"] == "not reproduced"
-    assert v["induction-mha-abs-256"] == "reproduced"
+    assert v["induction-mha-abs-2x"] == "reproduced" and v["induction-mha-rope-2x"] == "not reproduced"
+    assert v["induction-mha-abs-1x"] == "reproduced"
+    assert v["s4-smnist"] == "not run" and "repro.tfds_data prepare mnist" in next(
+        c["reason"] for c in report["claims"] if c["id"] == "s4-psmnist")
     assert v["mamba-time-linear-in-length"] == "reproduced" and v["attention-time-superlinear-in-length"] == "holds"
     assert report["runs_git"] == {"c0ffee": "false"} and report["evidence"] is True
     path = write(report, tmp_path)
     saved = json.loads(path.read_text())
     assert saved["claims"][0]["reproduced"]["values"] == VALUES["s4-no-gate"]
     assert "deviation" in saved["claims"][0] and "scatter region 64" in saved["claims"][0]["deviation"]
-    assert (tmp_path / "mamba" / "claims.csv").read_text().count("\n") == 33
+    assert (tmp_path / "mamba" / "claims.csv").read_text().count("\n") == 35
 
 
 def test_missing_run_names_the_file_and_the_command(tmp_path):

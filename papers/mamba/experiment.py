@@ -1,5 +1,5 @@
-"""Mamba Table 1 (selective copying) and Table 2 (induction heads): build a run from its resolved config; the command
-line is repro.cli.
+"""Mamba Table 1 (selective copying), Table 2 (induction heads), its time-vs-length claim, and S4 on sequential
+MNIST: build a run from its resolved config; the command line is repro.cli.
 
     python -m papers.mamba.experiment --experiment s6-mamba --scale cpu --seed 0
 """
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from papers.mamba import induction_task, selective_copying, timing
+from papers.mamba import induction_task, selective_copying, smnist_task, timing
 from papers.mamba.model import SequenceModel
 from repro import seeding
 from repro.cli import main
@@ -37,8 +37,10 @@ def build_task(cfg: dict, seed: int) -> Task:
         return induction_task.build_task(cfg, seed)
     if kind == "timing":
         return timing.build(cfg, seed)
+    if kind == "sequential_mnist":
+        return smnist_task.build_task(cfg, seed)
     if kind != "selective_copying":
-        raise ConfigError(f"unknown task.kind {kind!r}; valid: selective_copying, induction, timing")
+        raise ConfigError(f"unknown task.kind {kind!r}; valid: selective_copying, induction, timing, sequential_mnist")
     return selective_copying_task(cfg, seed)
 
 
