@@ -18,7 +18,7 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from repro import runio, seeding
+from repro import export, runio, seeding
 from repro import config as rconfig
 from repro.checkpoint import Checkpointer, CheckpointError
 
@@ -139,6 +139,8 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
         "config_hash": config_hash,
         **{k: cfg["run"][k] for k in ("paper", "experiment", "scale")},
         **(provenance or {}),
+        # the final parameters in a stable file (DVC-trackable; Orbax folders are not): repro/export.py
+        "final_params_sha256": export.write(state[0], run_dir),
     }
     runio.write_history(run_dir / "history.csv", history)
     runio.write_json(run_dir / "metrics.json", final)  # written last: its presence means the run is complete

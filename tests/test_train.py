@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from papers.mamba.experiment import PAPER_DIR, build_task
+from repro import export
 from repro.checkpoint import CheckpointError
 from repro.cli import run
 
@@ -41,6 +42,8 @@ def test_same_seed_same_metrics_and_outputs(tmp_path):
     written = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert {"accuracy", "loss", "steps", "wall_time_s", "n_params", "seed", "config_hash"} <= set(written)
     assert written["steps"] == 20 and written["n_params"] > 0
+    # the final parameters are exported in a stable file: the same bytes for the same seed (repro/export.py)
+    assert written["final_params_sha256"] == b["final_params_sha256"] == export.sha256(tmp_path / "a" / export.FILENAME)
     c = smoke_run(tmp_path / "c", seed=1)
     assert comparable(c) != comparable(a)
 
