@@ -17,7 +17,7 @@ import pandas as pd
 from analysis.claims import ClaimsError, experiments_of, load_claims
 from analysis.verdicts import NOT_RUN, judge
 from repro import config as rconfig
-from repro import runio, tracking
+from repro import export, runio, tracking
 from repro.data import blocked_experiments
 
 
@@ -51,6 +51,20 @@ def collect(results: Path, paper: str, scale: str, experiments, seeds, metric: s
     return out
 
 
+def check_final_params(run_dir: Path, metrics: dict) -> None:
+    """A run's exported final parameters must be the ones it wrote (a shared or pulled run could be damaged)."""
+    expected = metrics.get("final_params_sha256")
+    path = run_dir / export.FILENAME
+    if not expected:
+        return
+    if not path.exists():
+        raise MissingRunError(f"{path} is missing (the run recorded it): {export.restore_hint(run_dir)}")
+    got = export.sha256(path)
+    if got != expected:
+        raise MissingRunError(f"{path} was modified or damaged (sha256 {got[:12]}..., the run recorded "
+                              f"{expected[:12]}...): {export.restore_hint(run_dir)}")
+
+
 def run_commits(results: Path, paper: str, scale: str, experiments, seeds) -> dict:
     """{git commit: dirty flag} of the training runs behind the verdicts, from metrics.json or, for runs that
     predate that field, from the run's MLflow tags (its run id is in the run directory)."""
@@ -59,6 +73,7 @@ def run_commits(results: Path, paper: str, scale: str, experiments, seeds) -> di
         for s in seeds:
             d = runio.run_dir(results, paper, e, scale, s)
             m = json.loads((d / "metrics.json").read_text())
+            check_final_params(d, m)
             if "git_commit" in m:
                 out[m["git_commit"]] = m.get("git_dirty", "unknown")
             elif (d / "mlflow_run_id").exists():

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from analysis.verify import MissingRunError, verify, write
-from repro import runio
+from repro import export, runio
 
 VALUES = {"s4-no-gate": [18.0, 18.5, 18.2], "s6-no-gate": [96.0, 97.5, 97.0],
           "s4-mamba": [70.0, 71.0, 69.0], "s6-mamba": [99.7, 99.8, 99.9]}
@@ -120,3 +120,20 @@ def test_a_metric_a_run_could_not_measure_makes_its_claims_not_run_with_the_runs
     by_id = {c["id"]: c for c in report["claims"]}
     assert by_id["short"]["verdict"] == "reproduced"
     assert by_id["long"]["verdict"] == "not run" and "128 GiB" in by_id["long"]["reason"]
+
+
+def test_a_damaged_or_missing_final_parameter_file_stops_the_verdicts_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "no-tfds-data"))
+    fake_runs(tmp_path, VALUES)
+    fake_induction_runs(tmp_path)
+    run = runio.run_dir(tmp_path, "mamba", "s6-mamba", "cpu", 1)
+    (run / export.FILENAME).write_bytes(b"weights")
+    m = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**m, "final_params_sha256": export.sha256(run / export.FILENAME)}))
+    verify("papers/mamba", "cpu", tmp_path)                      # intact: fine
+    (run / export.FILENAME).write_bytes(b"weightz")
+    with pytest.raises(MissingRunError, match=f"{run / export.FILENAME} was modified.*dvc pull"):
+        verify("papers/mamba", "cpu", tmp_path)
+    (run / export.FILENAME).unlink()
+    with pytest.raises(MissingRunError, match="is missing"):
+        verify("papers/mamba", "cpu", tmp_path)

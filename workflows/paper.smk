@@ -37,12 +37,17 @@ PER_EXPERIMENT = globals().get("JOB_PER_EXPERIMENT", False)
 
 
 def data_input(wildcards):
+    """A run's inputs: its data set's fetch marker and the runs it needs. ancient(): a `dvc pull` or `dvc checkout`
+    restores files with new modification times, which must not make finished runs train again (their contents are
+    checked by checksum where they are read: repro/data.py, repro/export.py)."""
     name = DATA.get(wildcards.experiment)
     data = [f"data/{name}/.fetched"] if name else []
     if PER_EXPERIMENT:
-        return data + [f"results/{PAPER}/runs/{x}/{wildcards.scale}/seeds.json" for x in NEEDS[wildcards.experiment]]
-    return data + [f"results/{PAPER}/runs/{x}/{wildcards.scale}/seed{wildcards.seed}/metrics.json"
-                   for x in NEEDS[wildcards.experiment]]
+        needed = [f"results/{PAPER}/runs/{x}/{wildcards.scale}/seeds.json" for x in NEEDS[wildcards.experiment]]
+    else:
+        needed = [f"results/{PAPER}/runs/{x}/{wildcards.scale}/seed{wildcards.seed}/metrics.json"
+                  for x in NEEDS[wildcards.experiment]]
+    return [ancient(f) for f in data + needed]
 
 SET_ARGS = " ".join(f"--set {shlex.quote(s)}" for s in str(config.get("set", "")).split())
 # one XLA thread per job: Snakemake runs as many jobs as there are cores, and results stay bit-identical
