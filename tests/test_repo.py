@@ -9,7 +9,8 @@ REPO = Path(__file__).resolve().parents[1]
 def test_dvc_stage_wraps_the_snakemake_target_with_claims_as_metrics():
     assert (REPO / ".dvc" / "config").exists()  # dvc init done
     stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["mamba"]
-    assert stage["cmd"] == "snakemake papers/mamba"
+    assert stage["cmd"] == "snakemake papers/mamba --config scale=${scale}" and "scale" in stage["params"]
+    assert yaml.safe_load((REPO / "params.yaml").read_text())["scale"] == "cpu"
     assert any("results/mamba/claims.json" in (m if isinstance(m, str) else next(iter(m))) for m in stage["metrics"])
 
 
