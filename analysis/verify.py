@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import curves
 from analysis.claims import ClaimsError, experiments_of, load_claims
 from analysis.verdicts import NOT_RUN, judge
 from repro import config as rconfig
@@ -126,7 +127,8 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
         summary[r["verdict"]] = summary.get(r["verdict"], 0) + 1
     return {"paper": paper, "title": claims["paper"]["title"], "scale": scale,
             "evidence": scale != "smoke", "note": "smoke scale: proves the pipeline, not evidence" if scale == "smoke" else "",
-            **tracking.git_state(), "runs_git": commits, "claims": rows, "summary": summary}
+            **tracking.git_state(), "runs_git": commits, "experiments": used, "seeds": seeds, "claims": rows,
+            "summary": summary}
 
 
 def _fmt(x, digits=1):
@@ -217,6 +219,8 @@ def main(argv=None) -> int:
     try:
         report = verify(args.paper_dir, args.scale, args.results)
         path = write(report, args.results or tracking.results_dir())
+        curves.write(args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"],
+                     report["seeds"])
         if not args.no_track and tracking.enabled():
             log_to_mlflow(report)
     except (ClaimsError, rconfig.ConfigError, MissingRunError, tracking.TrackingError) as e:

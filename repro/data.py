@@ -73,9 +73,17 @@ def path(name: str, filename: str, root: Path | None = None) -> Path:
     return p
 
 
+def via_tfds(name: str) -> bool:
+    """A data set read through TensorFlow Datasets (repro/tfds_data.py), which fetches and verifies it itself."""
+    return entry(name).get("via") == "tfds"
+
+
 def missing_reason(name: str, root: Path | None = None) -> str | None:
     """None when every file of ``name`` can be used or fetched with a recorded checksum; otherwise why not."""
     ent = entry(name)
+    if via_tfds(name):
+        from repro import tfds_data
+        return tfds_data.missing_reason(name)
     if all(ent["files"].values()):
         return None
     return (f"data set {name!r} has no recorded checksums in {REGISTRY.name} and is not in the mirror: where "
@@ -119,6 +127,9 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None, recor
     """Fetch every file of ``name``; a file with no recorded md5 is refused unless ``record`` (trust on first use:
     its md5 is then written into the registry)."""
     ent = entry(name)
+    if via_tfds(name):
+        raise DataError(f"{name} is read through TensorFlow Datasets: prepare it with "
+                        f"`python -m repro.tfds_data prepare {name}`")
     unrecorded = [f for f, m in ent["files"].items() if not m]
     if unrecorded and not record:
         raise DataError(f"{name}: no recorded checksum for {', '.join(unrecorded)}: run "
@@ -172,7 +183,7 @@ def main(argv=None) -> int:
                    help="accept files whose md5 is not yet recorded and write their md5s into the registry")
     args = p.parse_args(argv)
     try:
-        default = [n for n in registry() if args.record or not missing_reason(n)]
+        default = [n for n in registry() if not via_tfds(n) and (args.record or not missing_reason(n))]
         for name in args.names or default:
             if args.action == "fetch":
                 files = fetch(name, args.root, args.mirror, record=args.record)

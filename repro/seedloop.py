@@ -3,7 +3,9 @@
     python -m papers.<p>.experiment --experiment E --scale S [--seeds 0,1,2] [--set k=v ...]
 
 A paper's entry point calls ``main(paper_dir, make_task)``; ``make_task(cfg)`` returns
-``task(cfg, seed, run_dir, stop_after=None) -> (metrics, history rows)`` (metrics None if stopped early).
+``task(cfg, seed, run_dir, stop_after=None) -> (metrics, history rows)`` (metrics None if stopped early). A task
+returns its trained parameters (any pytree of arrays) under ``metrics["final_params"]``: they are exported to the run's
+final_params.msgpack (repro/export.py) and replaced by their sha256.
 Each seed is its own run (DESIGN.md, "A run"): results/<p>/runs/<experiment>/<scale>/seed<k>/ with metrics.json
 (written last), history.csv, config.yaml, the task's checkpoints and an MLflow run. A seed whose metrics.json exists
 with the same config is skipped; a seed with a different config is refused. When all seeds are done the experiment
@@ -18,7 +20,7 @@ import time
 from pathlib import Path
 
 from repro import config as rconfig
-from repro import runio, tracking
+from repro import export, runio, tracking
 from repro.checkpoint import CheckpointError
 from repro.cli import start_tracker
 from repro.data import DataError
@@ -51,6 +53,9 @@ def run_seed(task, cfg: dict, chash: str, paper_dir: Path, seed: int, run_dir: P
         raise
     if metrics is None:
         return None
+    if metrics.get("final_params") is not None:
+        metrics = {**metrics, "final_params_sha256": export.write(metrics["final_params"], run_dir)}
+    metrics.pop("final_params", None)
     metrics = {**metrics, "seed": seed, "config_hash": chash, "git_commit": git.get("git_commit", "unknown"),
                "git_dirty": git.get("git_dirty", "unknown")}
     runio.write_history(run_dir / "history.csv", history or [{"step": 0}])

@@ -12,6 +12,11 @@ needs_mirror = pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirro
 def test_registry_entries_have_urls_checksums_and_licences():
     for name, ent in data.registry().items():
         assert ent["base_url"].startswith("https://") and ent["licence"]
+        if data.via_tfds(name):   # fetched and verified by TensorFlow Datasets against these sha256
+            assert ent["sha256"] and all(len(h) == 64 for h in ent["sha256"].values())
+            with pytest.raises(data.DataError, match="repro.tfds_data prepare"):
+                data.fetch(name)
+            continue
         for m in ent["files"].values():
             assert m is None or len(m) == 32
         assert (data.missing_reason(name) is None) == all(ent["files"].values())

@@ -89,3 +89,7 @@ def test_pull_restores_runs_and_data_and_nothing_trains_again(team_repo):
     after = json.loads((repo / "results/mamba/claims.json").read_text())["claims"]
     assert [(c["id"], c["verdict"], c.get("reproduced")) for c in after] == \
         [(c["id"], c["verdict"], c.get("reproduced")) for c in verdicts]
+    # the stage's metrics and plots are what `dvc metrics diff` / `dvc plots diff` compare across commits
+    assert "results/mamba/claims.json" in sh(repo, "dvc", "metrics", "show", env=env)
+    sh(repo, "dvc", "plots", "show", "results/mamba/curves", "-o", "plots", env=env)
+    assert "s6-mamba.csv" in (repo / "plots" / "index.html").read_text()

@@ -40,3 +40,24 @@ def test_seeds_run_once_then_are_skipped_and_a_changed_config_is_refused(tmp_pat
         seedloop.run_experiment(paper, make_task(calls), "e", "cpu", overrides=["task.bias=1.0"], track=False,
                                 quiet=True)
     assert seedloop.main(paper, make_task(calls), ["--experiment", "e", "--set", "task.bias=1.0", "--no-track"]) == 2
+
+
+def test_parameters_a_task_returns_are_exported_not_written_as_metrics(tmp_path, monkeypatch):
+    import numpy as np
+
+    from repro import export
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
+    paper = tmp_path / "toy"
+    paper.mkdir()
+    (paper / "config.yaml").write_text(CONFIG)
+
+    def make(cfg):
+        def task(c, seed, run_dir, stop_after=None):
+            return {"accuracy": 1.0, "final_params": {"w": np.full((2, 3), float(seed))}}, [{"step": 1}]
+        return task
+    seedloop.run_experiment(paper, make, "e", "cpu", seeds=[0, 1], track=False, quiet=True)
+    run = tmp_path / "results/toy/runs/e/cpu"
+    m = json.loads((run / "seed1/metrics.json").read_text())
+    assert "final_params" not in m and m["final_params_sha256"] == export.sha256(run / "seed1" / export.FILENAME)
+    back = export.read({"w": np.zeros((2, 3))}, run / "seed1", m["final_params_sha256"])
+    np.testing.assert_array_equal(back["w"], np.ones((2, 3)))

@@ -137,3 +137,18 @@ def test_a_damaged_or_missing_final_parameter_file_stops_the_verdicts_naming_it(
     (run / export.FILENAME).unlink()
     with pytest.raises(MissingRunError, match="is missing"):
         verify("papers/mamba", "cpu", tmp_path)
+
+
+def test_curves_for_dvc_plots_one_file_per_experiment_one_column_per_seed(tmp_path):
+    from analysis import curves
+    for seed, losses in ((0, [2.0, 1.0]), (1, [2.5, 0.5])):
+        d = runio.run_dir(tmp_path, "mamba", "s6-mamba", "cpu", seed)
+        d.mkdir(parents=True)
+        runio.write_history(d / "history.csv", [{"step": 50 * (i + 1), "train_loss": v, "tok_per_s": 1.0}
+                                                for i, v in enumerate(losses)])
+    d = runio.run_dir(tmp_path, "mamba", "timing-mamba", "cpu", 0)
+    d.mkdir(parents=True)
+    runio.write_history(d / "history.csv", [{"step": 512, "seconds": 0.1}])       # a measurement: no curve
+    written = curves.write(tmp_path, "mamba", "cpu", ["s6-mamba", "timing-mamba"], [0, 1])
+    assert [p.name for p in written] == ["s6-mamba.csv"]
+    assert written[0].read_text().splitlines() == ["step,seed0,seed1", "50,2,2.5", "100,1,0.5"]

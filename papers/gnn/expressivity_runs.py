@@ -60,7 +60,8 @@ def multisets(cfg: dict, seed: int):
                          t["steps"], t["lr"], seeding.key(seed, "dropout"))
     pred = np.argmax(np.asarray(model(g))[np.asarray(centres)], -1)
     metrics = {"pairs_separated": 100.0 * np.mean(sep), "accuracy": 100.0 * float(np.mean(pred == np.arange(5))),
-               "final_loss": float(losses[-1]), "wall_time_s": time.perf_counter() - t0}
+               "final_loss": float(losses[-1]), "wall_time_s": time.perf_counter() - t0,
+               "final_params": nnx.state(model, nnx.Param)}
     for (a, b), s in zip(ex.FIGURE3_PAIRS, sep):
         metrics[f"separates_{a}_vs_{b}"] = float(s)
     return metrics, [{"step": i + 1, "loss": float(v)} for i, v in enumerate(losses) if (i + 1) % 50 == 0]
@@ -126,5 +127,5 @@ def csl(cfg: dict, seed: int):
     eval_key = jax.random.fold_in(seeding.key(seed, "data"), 1)
     acc = lambda b: 100.0 * float(np.mean(np.argmax(np.asarray(gin(*with_x(b, eval_key))), -1) == np.asarray(b.labels)))  # noqa: E731,E501
     metrics = {"test_accuracy": acc(test), "train_accuracy": acc(train), "final_loss": float(losses[-1]),
-               "wall_time_s": time.perf_counter() - t0}
+               "wall_time_s": time.perf_counter() - t0, "final_params": nnx.state(gin, nnx.Param)}
     return metrics, [{"step": i + 1, "loss": float(v)} for i, v in enumerate(losses) if (i + 1) % 50 == 0]

@@ -164,5 +164,6 @@ class NodeTrainer:
             "epochs": int(s.epoch), "stopped_early": bool(s.epoch < self.max_epochs),
             "selected_epoch": int(s.kept_epoch) + 1 if selected else int(s.epoch),
             "wall_time_s": wall, "compile_time_s": compile_s, "n_params": n_params,
+            "final_params": state[0],
         }
         return metrics, history

@@ -30,7 +30,8 @@ def train_lm(cfg: dict, seed: int, run_dir: Path, stop_after=None):
     rates = [r["tok_per_s"] for r in history if "tok_per_s" in r]
     metrics = {**{k: final[k] for k in ("val_loss", "val_dropped", "val_max_load")},
                "train_loss": final["train_loss"], "tok_per_s": float(np.median(rates)) if rates else None,
-               "n_params": final["n_params"], "steps": final["steps"], "wall_time_s": final["wall_time_s"]}
+               "n_params": final["n_params"], "steps": final["steps"], "wall_time_s": final["wall_time_s"],
+               "final_params_sha256": final["final_params_sha256"]}
     return metrics, history
 
 

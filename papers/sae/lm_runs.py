@@ -17,6 +17,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from papers.sae import lm as LM
 from papers.sae import toy_runs
@@ -32,7 +33,7 @@ def train_lm(cfg: dict, seed: int, run_dir: Path, stop_after=None):
     final, history = train_quietly(task, cfg, seed, run_dir, stop_after)
     if not final:
         return None, None
-    keep = ("val_loss", "train_loss", "wall_time_s", "n_params", "steps")
+    keep = ("val_loss", "train_loss", "wall_time_s", "n_params", "steps", "final_params_sha256")
     return {k: final[k] for k in keep}, history
 
 
@@ -68,7 +69,8 @@ def lm_sae(cfg: dict, seed: int):
     ce_orig, ce_sae, ce_zero = (float(ce(lm, h)) for h in (r, spliced, jnp.zeros_like(r)))
     metrics = {**toy_runs.reconstruction_metrics(x, x_hat, z), "ce_original": ce_orig, "ce_sae": ce_sae,
                "ce_zero_ablation": ce_zero, "loss_recovered": (ce_zero - ce_sae) / (ce_zero - ce_orig),
-               "activations": int(n), "final_train_loss": float(losses[-1])}
+               "activations": int(n), "final_train_loss": float(losses[-1]),
+               "final_params": nnx.state(model, nnx.Param)}
     return metrics, toy_runs.history_rows(losses, **extra)
 
 

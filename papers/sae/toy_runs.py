@@ -78,7 +78,8 @@ def sharkey(cfg: dict, seed: int):
     x_hat, z = encode_decode(model, x)
     atoms = np.asarray(model.w_dec[...])
     metrics = {"mmcs": M.mmcs(dirs, atoms), "mcc": M.hungarian_mcc(dirs, atoms),
-               **reconstruction_metrics(np.asarray(x), x_hat, z), "final_train_loss": float(losses[-1])}
+               **reconstruction_metrics(np.asarray(x), x_hat, z), "final_train_loss": float(losses[-1]),
+               "final_params": nnx.state(model, nnx.Param)}
     return metrics, history_rows(losses, **extra)
 
 
@@ -97,7 +98,7 @@ def superposition(cfg: dict, seed: int):
     w, _, losses = SP.fit_instances(seeding.key(seed, "init"), n, m, probs, importance, steps=tc["steps"],
                                     batch=tc["batch"], lr=tc["lr"])
     dstar = np.array([SP.dimensions_per_feature_total(wi) for wi in w])
-    rows, metrics = [], {"final_train_loss": float(losses[-1])}
+    rows, metrics = [], {"final_train_loss": float(losses[-1]), "final_params": {"W": np.asarray(w)}}
     for i, (p, wi) in enumerate(zip(probs, w)):
         norms = np.linalg.norm(wi, axis=0)
         di = SP.dimensions_per_feature(wi)
