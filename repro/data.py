@@ -45,7 +45,12 @@ def data_root() -> Path:
 
 
 def md5(path: Path) -> str:
-    h = hashlib.md5()
+    return digest(path, "md5")
+
+
+def digest(path: Path, algorithm: str) -> str:
+    """Hex digest of a file, read in blocks (bounded memory)."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)

@@ -16,6 +16,7 @@ import numpy as np
 from flax import serialization
 
 from repro.checkpoint import CheckpointError
+from repro.data import digest
 
 FILENAME = "final_params.msgpack"
 
@@ -26,11 +27,7 @@ def _flat(tree) -> dict:
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return digest(path, "sha256")
 
 
 def write(params, run_dir: Path) -> str:
