@@ -105,6 +105,10 @@ def test_gnn_smoke_workflow_fetches_data_trains_and_judges(workdir):
     assert verdicts["csl-chance"]["reproduced"]["values"] == [10.0]
     assert (workdir / "results/gnn/runs/gat-cora/smoke/seeds.json").exists()
     assert "skipping gcn-pubmed" in r.stderr
+    # a `dvc pull` restores files with new modification times: a newer data marker must not retrain anything
+    os.utime(workdir / "data/planetoid/.fetched")
+    r = snakemake(workdir, "papers/gnn", "--config", "scale=smoke", "-n", env={"REPRO_DATA_MIRROR": str(MIRROR)})
+    assert r.returncode == 0 and "gnn_train_seeds" not in r.stdout + r.stderr, r.stdout[-2000:]
 
 
 @pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")
