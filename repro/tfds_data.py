@@ -37,7 +37,9 @@ def missing_reason(name: str) -> str | None:
             return None
     except ImportError:
         return "tensorflow-datasets is not installed: `pip install -r requirements.lock`"
-    return (f"TFDS data set {name!r} is not prepared in {data_dir()} (TFDS_DATA_DIR); where the network is "
+    where = data_dir()
+    where = where.relative_to(REPO) if where.is_relative_to(REPO) else where   # no machine paths in shared verdicts
+    return (f"TFDS data set {name!r} is not prepared in {where} (TFDS_DATA_DIR); where the network is "
             f"reachable run `{prepare_command(name)}`")
 
 
