@@ -147,17 +147,6 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
     return final
 
 
-def load_params(model: nnx.Module, optimizer: optax.GradientTransformation, run_dir: Path, step: int) -> nnx.Module:
-    """``model`` (freshly built, same config) with the parameters of the checkpoint at ``step`` in run_dir."""
-    ckpt = Checkpointer(Path(run_dir) / "checkpoints")
-    try:
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-        state, _ = ckpt.restore(step, (params, optimizer.init(params)))
-        return nnx.merge(graphdef, state[0], rest)
-    finally:
-        ckpt.close()
-
-
 def train_quietly(task: Task, cfg: dict, seed: int, run_dir: Path, stop_after: int | None = None):
     """``train`` with the config's own hash and no progress bar, for papers whose experiment runner loops over seeds:
     (final metrics, history rows), or (None, None) when ``stop_after`` ended it early."""

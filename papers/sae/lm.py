@@ -6,16 +6,17 @@ final checkpoint is what the SAE experiments load.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import jax.numpy as jnp
 from flax import nnx
 
-from repro import seeding, text
+from repro import export, seeding, text
 from repro.lm_recipe import eval_windows, optimizer
-from repro.checkpoint import Checkpointer, CheckpointError
+from repro.checkpoint import CheckpointError
 from repro.nn.transformer import TransformerLM, next_token_loss
-from repro.train import Task, load_params
+from repro.train import Task
 
 
 def build_model(cfg: dict, vocab_size: int, seed: int) -> TransformerLM:
@@ -42,14 +43,13 @@ def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
 
 
 def load_trained(lm_cfg: dict, seed: int, run_dir: Path, vocab_size: int) -> TransformerLM:
-    """The final weights of a finished LM run (its last Orbax checkpoint)."""
-    ckpt = Checkpointer(Path(run_dir) / "checkpoints")
-    try:
-        step = ckpt.latest_step()
-    finally:
-        ckpt.close()
-    if step != lm_cfg["train"]["steps"] or not (Path(run_dir) / "metrics.json").exists():
-        raise CheckpointError(f"{run_dir} holds no finished language-model run (latest checkpoint {step}); "
-                              f"train it first: python -m papers.sae.experiment --experiment "
-                              f"{lm_cfg['run']['experiment']} --scale {lm_cfg['run']['scale']}")
-    return load_params(build_model(lm_cfg, vocab_size, seed), optimizer(lm_cfg), run_dir, step)
+    """The final weights of a finished LM run: its exported final parameters (repro/export.py), checked against
+    the sha256 its metrics.json recorded (so a run restored by `dvc pull`, without Orbax folders, serves too)."""
+    metrics = Path(run_dir) / "metrics.json"
+    if not metrics.exists():
+        raise CheckpointError(f"{run_dir} holds no finished language-model run; train it first: python -m "
+                              f"papers.sae.experiment --experiment {lm_cfg['run']['experiment']} "
+                              f"--scale {lm_cfg['run']['scale']}")
+    graphdef, params, rest = nnx.split(build_model(lm_cfg, vocab_size, seed), nnx.Param, ...)
+    params = export.read(params, run_dir, json.loads(metrics.read_text()).get("final_params_sha256"))
+    return nnx.merge(graphdef, params, rest)
