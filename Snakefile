@@ -50,6 +50,20 @@ module moe:
 use rule * from moe as moe_*
 
 
+# One static page with every paper's claims (analysis/dashboard.py), from the verdicts present now; it is rebuilt
+# when they change. `snakemake dashboard`.
+import hashlib as _hashlib
+from pathlib import Path as _Path
+_CLAIMS = sorted(_Path("results").glob("*/claims.json"))
+
+rule dashboard:
+    input: [m for m in (f"results/{p}/.verified.{config['scale']}" for p in PAPERS) if _Path(m).exists()]
+    output: "results/dashboard/index.html"
+    params: claims=_hashlib.sha256(b"".join(p.read_bytes() for p in _CLAIMS)).hexdigest()[:16]
+    localrule: True
+    shell: "{sys.executable} -m analysis.dashboard --out {output}"
+
+
 # `snakemake papers/mamba` would otherwise name a file (the code folder): rules with these exact names win.
 for _p in PAPERS:
     for _name in (f"papers/{_p}", f"papers/{_p}/"):

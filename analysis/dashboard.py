@@ -1,0 +1,180 @@
+"""One static page with every paper's claims: results/dashboard/index.html (opens from disk: no server, no network).
+
+    python -m analysis.dashboard [--results results] [--out results/dashboard/index.html]
+
+A row per claim (paper, statement, source, reported, ours with CI and seeds, scale, verdict) with filters by paper,
+verdict and scale; per claim a small figure, drawn with matplotlib from the numbers in claims.json (the seeds'
+values against the paper's value and tolerance); per paper the training curves (results/<p>/curves) and the
+provenance (commits, scale) and the MLflow run ids of the runs behind the numbers. Figures are embedded as PNG.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import html
+import io
+import json
+import sys
+from pathlib import Path
+
+from repro import runio, tracking
+
+STYLE = """body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}th{background:#f4f4f4}
+.v-reproduced,.v-holds{color:#176f2c;font-weight:600}.v-not-reproduced{color:#b00020;font-weight:600}
+.v-inconclusive{color:#8a6d00;font-weight:600}.v-not-run{color:#777}img.fig{height:90px}
+.curves img{height:160px;margin:2px}details{margin:.6em 0}code{font-size:12px}"""
+
+FILTER_JS = """function applyFilters(){const f={};document.querySelectorAll('select[data-key]').forEach(s=>f[s.dataset.key]=s.value);
+document.querySelectorAll('tr.claim').forEach(r=>{r.style.display=Object.entries(f).every(([k,v])=>!v||r.dataset[k]===v)?'':'none'});
+document.getElementById('shown').textContent=document.querySelectorAll('tr.claim:not([style*="none"])').length}
+document.querySelectorAll('select[data-key]').forEach(s=>s.addEventListener('change',applyFilters));applyFilters();"""
+
+
+def png(fig) -> str:
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def claim_figure(claim: dict) -> str | None:
+    """The seeds' values (dots), their mean and CI (bar) against the paper's value and tolerance (line, band) or
+    bound; orderings show each experiment's seeds."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rep, rule = claim.get("reproduced") or {}, claim["rule"]
+    groups = rep["per_experiment"] if "per_experiment" in rep else ({"ours": rep} if "values" in rep else {})
+    if not groups:
+        return None
+    fig, ax = plt.subplots(figsize=(2.6, 1.2))
+    for i, (name, g) in enumerate(groups.items()):
+        ax.plot(g["values"], [i] * len(g["values"]), "o", ms=3, color="#444", alpha=.7)
+        if g.get("ci_low") is not None and g.get("ci_high") is not None:
+            ax.plot([g["ci_low"], g["ci_high"]], [i, i], "-", color="#1f77b4", lw=2)
+    if rule.get("reported") is not None:
+        ax.axvline(rule["reported"], color="#b00020", lw=1)
+        if rule.get("tolerance"):
+            ax.axvspan(rule["reported"] - rule["tolerance"], rule["reported"] + rule["tolerance"], color="#b00020",
+                       alpha=.12)
+    if rule.get("bound") is not None and rule["kind"] != "trend":
+        ax.axvline(rule["bound"], color="#b00020", lw=1, ls="--")
+    ax.set_yticks(range(len(groups)), list(groups), fontsize=6)
+    ax.tick_params(axis="x", labelsize=6)
+    ax.set_ylim(-0.6, len(groups) - 0.4)
+    return png(fig)
+
+
+def curve_figure(path: Path) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh))
+    fig, ax = plt.subplots(figsize=(3.2, 2.0))
+    for col in [c for c in rows[0] if c != "step"][:5]:
+        pts = [(float(r["step"]), float(r[col])) for r in rows if r[col] != ""]
+        ax.plot(*zip(*pts), lw=1, label=col)
+    ax.set_title(path.stem, fontsize=8)
+    ax.set_xlabel("step", fontsize=7)
+    ax.set_ylabel("training loss", fontsize=7)
+    ax.tick_params(labelsize=6)
+    ax.legend(fontsize=5)
+    return png(fig)
+
+
+def fmt(x, digits=1):
+    return "" if x is None else f"{x:.{digits}f}" if isinstance(x, float) else html.escape(str(x))
+
+
+def reproduced_cell(claim: dict) -> str:
+    rep = claim.get("reproduced") or {}
+    if "mean" in rep:
+        return f"{fmt(rep['mean'], 2)} [{fmt(rep.get('ci_low'), 2)}, {fmt(rep.get('ci_high'), 2)}] (n={rep.get('n')})"
+    if "gap" in rep:
+        return f"gap {fmt(rep['gap'], 3)}"
+    if "slope" in rep:
+        return f"slope {fmt(rep['slope'], 3)} [{fmt(rep.get('ci_low'), 3)}, {fmt(rep.get('ci_high'), 3)}]"
+    return ""
+
+
+def reported_cell(claim: dict) -> str:
+    rule = claim["rule"]
+    if rule.get("reported") is not None:
+        return fmt(rule["reported"], 2) + (f" ± {fmt(rule['tolerance'], 2)}" if rule.get("tolerance") else "")
+    if rule.get("bound") is not None:
+        return f"{rule.get('direction', '')} {fmt(rule['bound'], 2)}"
+    if rule["kind"] == "ordering":
+        return f"{', '.join(rule['better'])} > {', '.join(rule['worse'])}"
+    return ""
+
+
+def mlflow_ids(results: Path, report: dict) -> dict:
+    out = {}
+    for e in report.get("experiments", []):
+        for s in report.get("seeds", []):
+            f = runio.run_dir(results, report["paper"], e, report["scale"], s) / "mlflow_run_id"
+            if f.exists():
+                out.setdefault(e, []).append(f.read_text().strip())
+    return out
+
+
+def build(results: Path) -> str:
+    reports = [json.loads(p.read_text()) for p in sorted(Path(results).glob("*/claims.json"))]
+    rows, papers = [], []
+    for rep in reports:
+        for c in rep["claims"]:
+            fig = claim_figure(c)
+            v = c["verdict"]
+            rows.append(
+                f'<tr class="claim" data-paper="{rep["paper"]}" data-verdict="{v}" data-scale="{rep["scale"]}">'
+                f'<td>{rep["paper"]}</td><td><code>{html.escape(c["id"])}</code><br>{html.escape(c["statement"])}'
+                f'</td><td>{html.escape(c["source"])}</td><td>{reported_cell(c)}</td><td>{reproduced_cell(c)}</td>'
+                f'<td>{rep["scale"]}</td><td class="v-{v.replace(" ", "-")}" title="{html.escape(c.get("reason", ""))}">'
+                f'{v}</td><td>{f"<img class=fig src={fig}>" if fig else ""}</td></tr>')
+        curves = sorted((Path(results) / rep["paper"] / "curves").glob("*.csv"))
+        ids = mlflow_ids(Path(results), rep)
+        papers.append(
+            f'<details><summary><b>{rep["paper"]}</b>: {html.escape(rep["title"])} — scale {rep["scale"]}, '
+            f'{html.escape(json.dumps(rep.get("summary", {})))}</summary>'
+            f'<p>Verdicts computed at commit <code>{rep.get("git_commit", "?")[:10]}</code>; runs trained at '
+            f'{", ".join(f"<code>{k[:10]}</code>" for k in rep.get("runs_git", {})) or "?"}.</p>'
+            + (f'<p>MLflow run ids: {"; ".join(f"{e}: " + ", ".join(v) for e, v in ids.items())}</p>' if ids else "")
+            + f'<div class="curves">{"".join(f"<img src={curve_figure(p)}>" for p in curves)}</div></details>')
+
+    def options(key):
+        values = sorted({r[key] if key != "verdict" else c["verdict"] for r in reports for c in r["claims"]})
+        return (f'<label>{key} <select data-key="{key}"><option value="">all</option>'
+                + "".join(f'<option value="{v}">{v}</option>' for v in values) + "</select></label> ")
+
+    head = ("<tr><th>paper</th><th>claim</th><th>source</th><th>reported</th><th>ours (95% CI, seeds)</th>"
+            "<th>scale</th><th>verdict</th><th>seeds vs paper</th></tr>")
+    return (f"<!doctype html><html><head><meta charset=utf-8><title>repro-lab: claims</title><style>{STYLE}</style>"
+            f"</head><body><h1>Do the papers' claims hold?</h1><p>{options('paper')}{options('verdict')}"
+            f"{options('scale')} <span id=shown></span> of {len(rows)} claims shown.</p>"
+            f"<table>{head}{''.join(rows)}</table><h2>Runs, curves and provenance</h2>{''.join(papers)}"
+            f"<script>{FILTER_JS}</script></body></html>")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    results = args.results or tracking.results_dir()
+    if not list(Path(results).glob("*/claims.json")):
+        print(f"error: no results/<paper>/claims.json under {results}: run `snakemake papers/<paper>` first",
+              file=sys.stderr)
+        return 2
+    out = args.out or Path(results) / "dashboard" / "index.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runio.atomic_write(out, build(results))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
