@@ -128,14 +128,16 @@ def build(results: Path) -> str:
     for rep in reports:
         for c in rep["claims"]:
             fig = claim_figure(c)
+            img = f'<img class="fig" src="{fig}">' if fig else ""
             v = c["verdict"]
             rows.append(
                 f'<tr class="claim" data-paper="{rep["paper"]}" data-verdict="{v}" data-scale="{rep["scale"]}">'
                 f'<td>{rep["paper"]}</td><td><code>{html.escape(c["id"])}</code><br>{html.escape(c["statement"])}'
                 f'</td><td>{html.escape(c["source"])}</td><td>{reported_cell(c)}</td><td>{reproduced_cell(c)}</td>'
                 f'<td>{rep["scale"]}</td><td class="v-{v.replace(" ", "-")}" title="{html.escape(c.get("reason", ""))}">'
-                f'{v}</td><td>{f"<img class=fig src={fig}>" if fig else ""}</td></tr>')
+                f'{v}</td><td>{img}</td></tr>')
         curves = sorted((Path(results) / rep["paper"] / "curves").glob("*.csv"))
+        curve_imgs = "".join(f'<img src="{curve_figure(p)}">' for p in curves)
         ids = mlflow_ids(Path(results), rep)
         papers.append(
             f'<details><summary><b>{rep["paper"]}</b>: {html.escape(rep["title"])} — scale {rep["scale"]}, '
@@ -143,7 +145,7 @@ def build(results: Path) -> str:
             f'<p>Verdicts computed at commit <code>{rep.get("git_commit", "?")[:10]}</code>; runs trained at '
             f'{", ".join(f"<code>{k[:10]}</code>" for k in rep.get("runs_git", {})) or "?"}.</p>'
             + (f'<p>MLflow run ids: {"; ".join(f"{e}: " + ", ".join(v) for e, v in ids.items())}</p>' if ids else "")
-            + f'<div class="curves">{"".join(f"<img src={curve_figure(p)}>" for p in curves)}</div></details>')
+            + f'<div class="curves">{curve_imgs}</div></details>')
 
     def options(key):
         values = sorted({r[key] if key != "verdict" else c["verdict"] for r in reports for c in r["claims"]})
