@@ -19,6 +19,7 @@ from analysis.claims import ClaimsError, experiments_of, load_claims
 from analysis.verdicts import NOT_RUN, judge
 from repro import config as rconfig
 from repro import export, runio, tracking
+from repro.checkpoint import CheckpointError
 from repro.data import blocked_experiments
 
 
@@ -54,16 +55,11 @@ def collect(results: Path, paper: str, scale: str, experiments, seeds, metric: s
 
 def check_final_params(run_dir: Path, metrics: dict) -> None:
     """A run's exported final parameters must be the ones it wrote (a shared or pulled run could be damaged)."""
-    expected = metrics.get("final_params_sha256")
-    path = run_dir / export.FILENAME
-    if not expected:
-        return
-    if not path.exists():
-        raise MissingRunError(f"{path} is missing (the run recorded it): {export.restore_hint(run_dir)}")
-    got = export.sha256(path)
-    if got != expected:
-        raise MissingRunError(f"{path} was modified or damaged (sha256 {got[:12]}..., the run recorded "
-                              f"{expected[:12]}...): {export.restore_hint(run_dir)}")
+    if metrics.get("final_params_sha256"):
+        try:
+            export.check(run_dir, metrics["final_params_sha256"])
+        except CheckpointError as e:
+            raise MissingRunError(str(e)) from e
 
 
 def run_commits(results: Path, paper: str, scale: str, experiments, seeds) -> dict:

@@ -19,7 +19,7 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be used, with the path and the fix in the message."""
 
 
-def _flat(tree) -> dict:
+def flatten(tree) -> dict:
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
 
@@ -41,7 +41,7 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def save(self, step: int, state, meta: dict) -> None:
-        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(_flat(_keep_key_data(state))),
+        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(flatten(_keep_key_data(state))),
                                                         meta=ocp.args.JsonSave(meta)))
         self.manager.wait_until_finished()
 
@@ -50,7 +50,7 @@ class Checkpointer:
         where = self.directory / str(step)
         fix = (f"delete {where} to resume from the checkpoint before it, or delete {self.directory} "
                "to start this run over")
-        flat_template = _flat(_keep_key_data(template))
+        flat_template = flatten(_keep_key_data(template))
         abstract = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in flat_template.items()}
         try:
             restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),

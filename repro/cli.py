@@ -47,7 +47,7 @@ def data_tag(cfg: dict) -> str:
     if tfds_name:
         from repro import tfds_data
         return f"tensorflow-datasets {tfds_name} ({tfds_data.data_dir()})"
-    return cfg.get("data_checksum", "synthetic (generated from the seed)")
+    return (cfg.get("data") or {}).get("registry") or "synthetic (generated from the seed)"
 
 
 def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, overrides=None,

@@ -104,16 +104,11 @@ def blocked_experiments(paper_cfg: dict, scale: str) -> dict:
     out = {}
     for e in paper_cfg["experiments"]:
         data = rconfig.resolve(paper_cfg, e, scale).get("data") or {}
-        name = data.get("registry")
-        if name and not (data_root() / name / ".fetched").exists():
-            reason = missing_reason(name)
-            if reason:
-                out[e] = f"needs data: {reason}"
-        if data.get("tfds"):
-            from repro import tfds_data
-            reason = tfds_data.missing_reason(data["tfds"])
-            if reason:
-                out[e] = f"needs data: {reason}"
+        for name in filter(None, (data.get("registry"), data.get("tfds"))):
+            if via_tfds(name) or not (data_root() / name / ".fetched").exists():
+                reason = missing_reason(name)
+                if reason:
+                    out[e] = f"needs data: {reason}"
     return out
 
 

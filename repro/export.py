@@ -12,18 +12,12 @@ import os
 from pathlib import Path
 
 import jax
-import numpy as np
 from flax import serialization
 
-from repro.checkpoint import CheckpointError
+from repro.checkpoint import CheckpointError, flatten
 from repro.data import digest
 
 FILENAME = "final_params.msgpack"
-
-
-def _flat(tree) -> dict:
-    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in sorted(leaves, key=lambda kv: str(kv[0]))}
 
 
 def sha256(path: Path) -> str:
@@ -32,7 +26,7 @@ def sha256(path: Path) -> str:
 
 def write(params, run_dir: Path) -> str:
     """Write the parameters (any pytree of arrays) atomically; returns the file's sha256."""
-    flat = _flat(params)
+    flat = flatten(params)
     data = serialization.msgpack_serialize({k: flat[k] for k in sorted(flat)})
     target = Path(run_dir) / FILENAME
     tmp = target.with_name(f".{FILENAME}.part{os.getpid()}")
@@ -45,8 +39,8 @@ def restore_hint(run_dir: Path) -> str:
     return f"restore it with `dvc pull` (if the team's runs are on a DVC remote) or delete {run_dir} to retrain"
 
 
-def read(template, run_dir: Path, expected_sha256: str | None):
-    """The parameters in the structure of ``template``; refuses a file whose sha256 is not ``expected_sha256``."""
+def check(run_dir: Path, expected_sha256: str | None) -> Path:
+    """The file's path, once it exists and (when the run recorded one) matches ``expected_sha256``."""
     run_dir = Path(run_dir)
     path = run_dir / FILENAME
     if not path.exists():
@@ -55,6 +49,13 @@ def read(template, run_dir: Path, expected_sha256: str | None):
     if expected_sha256 and got != expected_sha256:
         raise CheckpointError(f"{path} was modified or damaged (sha256 {got[:12]}..., the run recorded "
                               f"{expected_sha256[:12]}...); {restore_hint(run_dir)}")
+    return path
+
+
+def read(template, run_dir: Path, expected_sha256: str | None):
+    """The parameters in the structure of ``template``; refuses a file whose sha256 is not ``expected_sha256``."""
+    run_dir = Path(run_dir)
+    path = check(run_dir, expected_sha256)
     flat = serialization.msgpack_restore(path.read_bytes())
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     names = [jax.tree_util.keystr(p) for p, _ in leaves]

@@ -22,7 +22,7 @@ from pathlib import Path
 from repro import config as rconfig
 from repro import export, runio, tracking
 from repro.checkpoint import CheckpointError
-from repro.cli import start_tracker
+from repro.cli import data_tag, start_tracker
 from repro.data import DataError
 
 SUMMARY_KEYS = ("test_accuracy", "accuracy", "loss")
@@ -44,7 +44,7 @@ def run_seed(task, cfg: dict, chash: str, paper_dir: Path, seed: int, run_dir: P
     git, tracker = tracking.git_state(), None
     if track and tracking.enabled():
         tracker = start_tracker(paper_dir, cfg, chash, seed, run_dir, git,
-                                (cfg.get("data") or {}).get("registry") or "synthetic (generated from the seed)")
+                                data_tag(cfg))
     try:
         metrics, history = task(cfg, seed, run_dir, stop_after=stop_after)
     except BaseException:
