@@ -1,5 +1,5 @@
 # One module per paper. `snakemake papers/<p>` (or `papers/<p>/`) runs that paper's workflow; `snakemake all` runs
-# every paper. Scale: --config scale=smoke|cpu|full (default cpu).
+# every paper and the dashboard. Scale: --config scale=smoke|cpu|full (default cpu).
 import sys
 
 from snakemake.utils import min_version
@@ -11,7 +11,7 @@ PAPERS = ["mamba", "gnn", "sae", "moe"]
 
 
 rule all:
-    input: [f"results/{p}/.verified.{config['scale']}" for p in PAPERS]
+    input: [f"results/{p}/.verified.{config['scale']}" for p in PAPERS], "results/dashboard/index.html"
     localrule: True
 
 
@@ -50,18 +50,21 @@ module moe:
 use rule * from moe as moe_*
 
 
-# One static page with every paper's claims (analysis/dashboard.py), from the verdicts present now; it is rebuilt
-# when they change. `snakemake dashboard`.
-import hashlib as _hashlib
-from pathlib import Path as _Path
-_CLAIMS = sorted(_Path("results").glob("*/claims.json"))
-
+# One static page with every paper's claims (analysis/dashboard.py), built after every paper at this scale is
+# verified: `snakemake dashboard` (part of the default target). `--config compare=REF` (a results directory or a git
+# revision, e.g. HEAD) adds what changed against REF. `python -m analysis.dashboard` draws the page from the verdicts
+# present now without running anything. The page and the claim figures are `snakemake --report` items.
 rule dashboard:
-    input: [m for m in (f"results/{p}/.verified.{config['scale']}" for p in PAPERS) if _Path(m).exists()]
-    output: "results/dashboard/index.html"
-    params: claims=_hashlib.sha256(b"".join(p.read_bytes() for p in _CLAIMS)).hexdigest()[:16]
+    input: [f"results/{p}/.verified.{config['scale']}" for p in PAPERS]
+    output:
+        page=report("results/dashboard/index.html", category="Dashboard",
+                    caption="workflows/report/dashboard.rst"),
+        figures=report(directory("results/dashboard/figures"), patterns=["{paper}/{claim}.png"],
+                       category="Claim figures", subcategory="{paper}", labels={"paper": "{paper}", "claim": "{claim}"},
+                       caption="workflows/report/claim_figure.rst"),
+    params: compare=f"--compare {config['compare']}" if config.get("compare") else ""
     localrule: True
-    shell: "{sys.executable} -m analysis.dashboard --out {output}"
+    shell: "{sys.executable} -m analysis.dashboard --out {output.page} {params.compare}"
 
 
 # `snakemake papers/mamba` would otherwise name a file (the code folder): rules with these exact names win.

@@ -1,11 +1,13 @@
 """One static page with every paper's claims: results/dashboard/index.html (opens from disk: no server, no network).
 
-    python -m analysis.dashboard [--results results] [--out results/dashboard/index.html]
+    python -m analysis.dashboard [--results results] [--out results/dashboard/index.html] [--compare REF]
 
 A row per claim (paper, statement, source, reported, ours with CI and seeds, scale, verdict) with filters by paper,
 verdict and scale; per claim a small figure, drawn with matplotlib from the numbers in claims.json (the seeds'
 values against the paper's value and tolerance); per paper the training curves (results/<p>/curves) and the
-provenance (commits, scale) and the MLflow run ids of the runs behind the numbers. Figures are embedded as PNG.
+provenance (commits, date, machines, devices, package versions) and the MLflow run ids of the runs behind the
+numbers. Figures are embedded as PNG and also written to <out dir>/figures/<paper>/<claim>.png (Snakemake report
+items). ``--compare REF`` (a results directory or a git revision: analysis/compare.py) adds what changed.
 """
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ import json
 import sys
 from pathlib import Path
 
+from analysis import compare
 from repro import runio, tracking
 
 STYLE = """body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}th{background:#f4f4f4}
 .v-reproduced,.v-holds{color:#176f2c;font-weight:600}.v-not-reproduced{color:#b00020;font-weight:600}
-.v-inconclusive{color:#8a6d00;font-weight:600}.v-not-run{color:#777}img.fig{height:90px}
+.v-inconclusive{color:#8a6d00;font-weight:600}tr.c-verdict{background:#fff3cd}.v-not-run{color:#777}img.fig{height:90px}
 .curves img{height:160px;margin:2px}details{margin:.6em 0}code{font-size:12px}"""
 
 FILTER_JS = """function applyFilters(){const f={};document.querySelectorAll('select[data-key]').forEach(s=>f[s.dataset.key]=s.value);
@@ -32,15 +35,19 @@ document.getElementById('shown').textContent=document.querySelectorAll('tr.claim
 document.querySelectorAll('select[data-key]').forEach(s=>s.addEventListener('change',applyFilters));applyFilters();"""
 
 
-def png(fig) -> str:
+def png(fig) -> bytes:
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    return buf.getvalue()
 
 
-def claim_figure(claim: dict) -> str | None:
+def data_uri(png_bytes: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes).decode()
+
+
+def claim_figure(claim: dict) -> bytes | None:
     """The seeds' values (dots), their mean and CI (bar) against the paper's value and tolerance (line, band) or
     bound; orderings show each experiment's seeds."""
     import matplotlib
@@ -68,7 +75,7 @@ def claim_figure(claim: dict) -> str | None:
     return png(fig)
 
 
-def curve_figure(path: Path) -> str:
+def curve_figure(path: Path) -> bytes:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -122,13 +129,45 @@ def mlflow_ids(results: Path, report: dict) -> dict:
     return out
 
 
-def build(results: Path) -> str:
+def provenance_html(rep: dict) -> str:
+    """Commit, date, machines, devices and package versions behind one paper's verdicts (analysis/verify.py)."""
+    def commit(c, dirty):
+        return f"<code>{html.escape(c[:10])}</code>" + (" (uncommitted changes)" if dirty == "true" else "")
+    runs = ", ".join(commit(c, d) for c, d in sorted((rep.get("runs_git") or {}).items())) or "?"
+    behind, ver = rep.get("runs_provenance") or {}, rep.get("verified") or {}
+    pkgs = "; ".join(f"{k} {', '.join(v)}" for k, v in (behind.get("packages") or {}).items())
+    return (f"<ul><li>runs trained at commit {runs}; on {html.escape('; '.join(behind.get('machines', ['?'])))}"
+            f"{' (' + html.escape('; '.join(behind['devices'])) + ')' if behind.get('devices') else ''}</li>"
+            f"<li>run packages: {html.escape(pkgs) or 'not recorded'}</li>"
+            f"<li>verdicts computed at commit {commit(rep.get('git_commit', '?'), rep.get('git_dirty'))}"
+            f" on {html.escape(ver.get('date', '?'))}, {html.escape(ver.get('machine', '?'))}</li></ul>")
+
+
+def compare_html(ref: str, old: dict, new: dict) -> str:
+    df = compare.diff(old, new)
+    changed = df[df["change"] != ""]
+    rows = "".join(
+        f'<tr class="change c-{r.change}"><td>{r.paper}</td><td><code>{html.escape(r.claim)}</code></td>'
+        f"<td>{fmt(r.scale_before)} → {fmt(r.scale_after)}</td><td>{fmt(r.verdict_before)} → "
+        f"<b>{fmt(r.verdict_after)}</b></td><td>{fmt(r.value_before, 3)} → {fmt(r.value_after, 3)}</td>"
+        f"<td>{fmt(r.delta, 3)}</td><td>{r.change}</td></tr>"
+        for r in changed.itertuples())
+    return (f'<h2 id="compare">Compared with {html.escape(str(ref))}</h2><p><span id="n-changed">{len(changed)}</span> '
+            f"of {len(df)} claims changed, {(df['change'] == 'verdict').sum()} of them in verdict.</p>"
+            + (f"<table><tr><th>paper</th><th>claim</th><th>scale</th><th>verdict</th><th>ours</th><th>change in "
+               f"ours</th><th>what changed</th></tr>{rows}</table>" if len(changed) else ""))
+
+
+def build(results: Path, figures: Path | None = None, ref: str | None = None) -> str:
+    """The page; with ``figures`` set, each claim's figure is also written to figures/<paper>/<claim>.png."""
     reports = [json.loads(p.read_text()) for p in sorted(Path(results).glob("*/claims.json"))]
     rows, papers = [], []
     for rep in reports:
         for c in rep["claims"]:
             fig = claim_figure(c)
-            img = f'<img class="fig" src="{fig}">' if fig else ""
+            if fig and figures:
+                runio.atomic_write(figures / rep["paper"] / f"{c['id']}.png", fig)
+            img = f'<img class="fig" src="{data_uri(fig)}">' if fig else ""
             v = c["verdict"]
             rows.append(
                 f'<tr class="claim" data-paper="{rep["paper"]}" data-verdict="{v}" data-scale="{rep["scale"]}">'
@@ -137,13 +176,11 @@ def build(results: Path) -> str:
                 f'<td>{rep["scale"]}</td><td class="v-{v.replace(" ", "-")}" title="{html.escape(c.get("reason", ""))}">'
                 f'{v}</td><td>{img}</td></tr>')
         curves = sorted((Path(results) / rep["paper"] / "curves").glob("*.csv"))
-        curve_imgs = "".join(f'<img src="{curve_figure(p)}">' for p in curves)
+        curve_imgs = "".join(f'<img src="{data_uri(curve_figure(p))}">' for p in curves)
         ids = mlflow_ids(Path(results), rep)
         papers.append(
             f'<details><summary><b>{rep["paper"]}</b>: {html.escape(rep["title"])} — scale {rep["scale"]}, '
-            f'{html.escape(json.dumps(rep.get("summary", {})))}</summary>'
-            f'<p>Verdicts computed at commit <code>{rep.get("git_commit", "?")[:10]}</code>; runs trained at '
-            f'{", ".join(f"<code>{k[:10]}</code>" for k in rep.get("runs_git", {})) or "?"}.</p>'
+            f'{html.escape(json.dumps(rep.get("summary", {})))}</summary>{provenance_html(rep)}'
             + (f'<p>MLflow run ids: {"; ".join(f"{e}: " + ", ".join(v) for e, v in ids.items())}</p>' if ids else "")
             + f'<div class="curves">{curve_imgs}</div></details>')
 
@@ -154,10 +191,11 @@ def build(results: Path) -> str:
 
     head = ("<tr><th>paper</th><th>claim</th><th>source</th><th>reported</th><th>ours (95% CI, seeds)</th>"
             "<th>scale</th><th>verdict</th><th>seeds vs paper</th></tr>")
+    cmp = compare_html(ref, compare.load_set(ref), {r["paper"]: r for r in reports}) if ref else ""
     return (f"<!doctype html><html><head><meta charset=utf-8><title>repro-lab: claims</title><style>{STYLE}</style>"
             f"</head><body><h1>Do the papers' claims hold?</h1><p>{options('paper')}{options('verdict')}"
             f"{options('scale')} <span id=shown></span> of {len(rows)} claims shown.</p>"
-            f"<table>{head}{''.join(rows)}</table><h2>Runs, curves and provenance</h2>{''.join(papers)}"
+            f"<table>{head}{''.join(rows)}</table>{cmp}<h2>Runs, curves and provenance</h2>{''.join(papers)}"
             f"<script>{FILTER_JS}</script></body></html>")
 
 
@@ -165,6 +203,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--results", type=Path, default=None)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--compare", default=None, metavar="REF",
+                   help="also show what changed against REF: a results directory or a git revision")
     args = p.parse_args(argv)
     results = args.results or tracking.results_dir()
     if not list(Path(results).glob("*/claims.json")):
@@ -172,8 +212,12 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     out = args.out or Path(results) / "dashboard" / "index.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    runio.atomic_write(out, build(results))
+    try:
+        page = build(results, figures=out.parent / "figures", ref=args.compare)
+    except compare.CompareError as e:
+        print(f"error: --compare: {e}", file=sys.stderr)
+        return 2
+    runio.atomic_write(out, page)
     print(f"wrote {out}")
     return 0
 

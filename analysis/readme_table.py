@@ -10,28 +10,22 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import re
 import sys
 from pathlib import Path
 
 from analysis.verify import table
-from repro import tracking
+from repro import provenance, tracking
 
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {cpu}, {platform.system()} {platform.release()}"
+def machine(report: dict) -> str:
+    """The training machines the runs recorded; for runs that predate that record, the verifying machine."""
+    runs = [m for m in (report.get("runs_provenance") or {}).get("machines", []) if not m.startswith("not recorded")]
+    if runs:
+        return "runs trained on " + "; ".join(runs)
+    return "verified on " + ((report.get("verified") or {}).get("machine") or provenance.machine())
 
 
 def render(report: dict, results_path: str, wall: str = "") -> str:
@@ -46,7 +40,7 @@ def render(report: dict, results_path: str, wall: str = "") -> str:
     meta = (f"Scale `{report['scale']}`{' — ' + report['note'] if report.get('note') else ''}. "
             f"Generated from `{results_path}` on {datetime.date.today().isoformat()}; runs trained at commit {runs}; "
             f"verdicts computed at commit {commit(report.get('git_commit', 'unknown'), report.get('git_dirty'))}; "
-            f"machine: {machine()}.{wall}")
+            f"{machine(report)}.{wall}")
     reasons = [f"- `{c['id']}`: {c['verdict']} — {c['reason']}" for c in report["claims"]]
     return "\n".join([meta, "", *lines, "", "Why each verdict:", "", *reasons])
 

@@ -7,6 +7,7 @@ and prints the table.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import sys
@@ -18,7 +19,7 @@ from analysis import curves
 from analysis.claims import ClaimsError, experiments_of, load_claims
 from analysis.verdicts import NOT_RUN, judge
 from repro import config as rconfig
-from repro import export, runio, tracking
+from repro import export, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
 from repro.data import blocked_experiments
 
@@ -62,28 +63,41 @@ def check_final_params(run_dir: Path, metrics: dict) -> None:
             raise MissingRunError(str(e)) from e
 
 
-def run_commits(results: Path, paper: str, scale: str, experiments, seeds) -> dict:
-    """{git commit: dirty flag} of the training runs behind the verdicts, from metrics.json or, for runs that
-    predate that field, from the run's MLflow tags (its run id is in the run directory)."""
-    out, missing = {}, []
+def run_provenance(results: Path, paper: str, scale: str, experiments, seeds) -> dict:
+    """What stands behind the verdicts: the commits the runs were trained at ({commit: dirty flag}) and the
+    machines, devices and package versions they recorded. Runs that predate a field in metrics.json are looked up
+    in their MLflow run's tags (git_commit, version.<package>; the run id is in the run directory)."""
+    commits, machines, devices, packages, missing = {}, set(), set(), {}, []
     for e in experiments:
         for s in seeds:
             d = runio.run_dir(results, paper, e, scale, s)
             m = json.loads((d / "metrics.json").read_text())
             check_final_params(d, m)
+            if m.get("machine"):
+                machines.add(m["machine"])
+            if m.get("devices"):
+                devices.add(m["devices"])
+            for k, v in (m.get("packages") or {}).items():
+                packages.setdefault(k, set()).add(v)
             if "git_commit" in m:
-                out[m["git_commit"]] = m.get("git_dirty", "unknown")
-            elif (d / "mlflow_run_id").exists():
-                missing.append((d / "mlflow_run_id").read_text().strip())
+                commits[m["git_commit"]] = m.get("git_dirty", "unknown")
+            if ("git_commit" not in m or "packages" not in m) and (d / "mlflow_run_id").exists():
+                missing.append(((d / "mlflow_run_id").read_text().strip(), "git_commit" not in m))
     if missing and tracking.enabled():
         try:
             client = tracking.client()
-            for run_id in missing:
+            for run_id, need_commit in missing:
                 tags = client.get_run(run_id).data.tags
-                out[tags.get("git_commit", "unknown")] = tags.get("git_dirty", "unknown")
+                if need_commit:
+                    commits[tags.get("git_commit", "unknown")] = tags.get("git_dirty", "unknown")
+                for k, v in tags.items():
+                    if k.startswith("version."):
+                        packages.setdefault(k[len("version."):], set()).add(v)
         except Exception:  # provenance is best effort when the store is elsewhere
-            out["unknown"] = "unknown"
-    return out
+            commits.setdefault("unknown", "unknown")
+    return {"runs_git": commits,
+            "runs_provenance": {"machines": sorted(machines) or ["not recorded (runs predate the field)"],
+                                "devices": sorted(devices), "packages": {k: sorted(v) for k, v in sorted(packages.items())}}}
 
 
 def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
@@ -117,13 +131,16 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
         rows.append(row)
     used = sorted({e for c in claims["claims"] if "not_run" not in c and c["id"] not in skipped
                    for e in experiments_of(c)})
-    commits = run_commits(results, paper, scale, used, seeds)
+    behind = run_provenance(results, paper, scale, used, seeds)
     summary = {}
     for r in rows:
         summary[r["verdict"]] = summary.get(r["verdict"], 0) + 1
     return {"paper": paper, "title": claims["paper"]["title"], "scale": scale,
             "evidence": scale != "smoke", "note": "smoke scale: proves the pipeline, not evidence" if scale == "smoke" else "",
-            **tracking.git_state(), "runs_git": commits, "experiments": used, "seeds": seeds, "claims": rows,
+            **tracking.git_state(), **behind,
+            "verified": {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                         "machine": provenance.machine(), "packages": provenance.packages()},
+            "experiments": used, "seeds": seeds, "claims": rows,
             "summary": summary}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from repro import config as rconfig
-from repro import runio, tracking
+from repro import provenance, runio, tracking
 from repro.checkpoint import CheckpointError
 from repro.data import DataError
 from repro.train import Measurement, train
@@ -66,7 +66,7 @@ def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, ove
     try:
         if isinstance(task, Measurement):
             metrics, rows = task.measure()
-            metrics = {**metrics, "seed": seed, "config_hash": chash, **cfg["run"], **git}
+            metrics = {**metrics, "seed": seed, "config_hash": chash, **cfg["run"], **git, **provenance.of_run()}
             runio.write_yaml(run_dir / "config.yaml", {**cfg, "seed": seed, "config_hash": chash})
             runio.write_history(run_dir / "history.csv", rows or [{"step": 0}])
             if tracker:

@@ -9,12 +9,12 @@ from pathlib import Path
 import yaml
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, content: str | bytes) -> None:
     """Write via a temporary file and a rename, so a killed process never leaves half a file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
+    tmp.write_bytes(content) if isinstance(content, bytes) else tmp.write_text(content)
     os.replace(tmp, path)
 
 

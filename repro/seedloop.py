@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from repro import config as rconfig
-from repro import export, runio, tracking
+from repro import export, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
 from repro.cli import data_tag, start_tracker
 from repro.data import DataError
@@ -57,7 +57,7 @@ def run_seed(task, cfg: dict, chash: str, paper_dir: Path, seed: int, run_dir: P
         metrics = {**metrics, "final_params_sha256": export.write(metrics["final_params"], run_dir)}
     metrics.pop("final_params", None)
     metrics = {**metrics, "seed": seed, "config_hash": chash, "git_commit": git.get("git_commit", "unknown"),
-               "git_dirty": git.get("git_dirty", "unknown")}
+               "git_dirty": git.get("git_dirty", "unknown"), **provenance.of_run()}
     runio.write_history(run_dir / "history.csv", history or [{"step": 0}])
     if tracker:
         tracker.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))}, step=0)

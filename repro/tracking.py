@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.metadata
 import os
 import subprocess
 from pathlib import Path
 
+from repro import provenance
+
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "mlflow", "snakemake")
 
 
 class TrackingError(RuntimeError):
@@ -45,13 +45,8 @@ def git_state() -> dict:
 
 
 def package_versions() -> dict:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[f"version.{name}"] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
+    """MLflow tags ``version.<package>`` for a run."""
+    return {f"version.{k}": v for k, v in provenance.packages().items()}
 
 
 def _check_reachable(uri: str) -> None:

@@ -19,6 +19,7 @@ from flax import nnx
 from tqdm import tqdm
 
 from repro import export, runio, seeding
+from repro import provenance as host
 from repro import config as rconfig
 from repro.checkpoint import Checkpointer, CheckpointError
 
@@ -139,6 +140,7 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
         "config_hash": config_hash,
         **{k: cfg["run"][k] for k in ("paper", "experiment", "scale")},
         **(provenance or {}),
+        **host.of_run(),  # machine, devices, package versions
         # the final parameters in a stable file (DVC-trackable; Orbax folders are not): repro/export.py
         "final_params_sha256": export.write(state[0], run_dir),
     }

@@ -97,7 +97,8 @@ rule verify:
         report=globals().get("REPORT_FILES", []),
     output:
         json=f"results/{PAPER}/claims.json",
-        csv=f"results/{PAPER}/claims.csv",
+        csv=report(f"results/{PAPER}/claims.csv", category="Claims", subcategory=PAPER,
+                   caption=str(Path(workflow.main_snakefile).parent / "workflows/report/claims_table.rst")),
         # Not in git: a fresh clone holds the committed claims.json but not this marker, so the workflow still
         # trains and verifies instead of finding its target "up to date".
         marker=f"results/{PAPER}/.verified.{SCALE}",
