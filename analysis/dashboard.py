@@ -3,7 +3,7 @@
     python -m analysis.dashboard [--results results] [--out results/dashboard/index.html] [--compare REF]
 
 A row per claim (paper, statement, source, reported, ours with CI and seeds, scale, verdict) with filters by paper,
-verdict and scale; per claim a small figure, drawn with matplotlib from the numbers in claims.json (the seeds'
+verdict and scale (also preset from the address: index.html?paper=mamba&verdict=inconclusive); per claim a small figure, drawn with matplotlib from the numbers in claims.json (the seeds'
 values against the paper's value and tolerance); per paper the training curves (results/<p>/curves) and the
 provenance (commits, date, machines, devices, package versions) and the MLflow run ids of the runs behind the
 numbers. Figures are embedded as PNG and also written to <out dir>/figures/<paper>/<claim>.png (Snakemake report
@@ -32,7 +32,8 @@ td,th{border-bottom:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align
 FILTER_JS = """function applyFilters(){const f={};document.querySelectorAll('select[data-key]').forEach(s=>f[s.dataset.key]=s.value);
 document.querySelectorAll('tr.claim').forEach(r=>{r.style.display=Object.entries(f).every(([k,v])=>!v||r.dataset[k]===v)?'':'none'});
 document.getElementById('shown').textContent=document.querySelectorAll('tr.claim:not([style*="none"])').length}
-document.querySelectorAll('select[data-key]').forEach(s=>s.addEventListener('change',applyFilters));applyFilters();"""
+const q=new URLSearchParams(location.search);document.querySelectorAll('select[data-key]').forEach(s=>{
+if(q.has(s.dataset.key))s.value=q.get(s.dataset.key);s.addEventListener('change',applyFilters)});applyFilters();"""
 
 
 def png(fig) -> bytes:

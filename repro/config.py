@@ -78,6 +78,8 @@ def _coerce(default, value, name):
         value = float(value) if ok else value
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, str) and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, str(value)  # e.g. --set train.devices=4 for a key that also takes "all"
     else:
         ok = isinstance(value, type(default))
     if not ok:
@@ -132,9 +134,18 @@ def validate_train(train: dict, where: str) -> None:
                               "(steps run in jitted chunks of log_every)")
 
 
+# Where a run executes, not what it computes: a run may resume on another number of devices (repro/parallel.py;
+# the results agree up to floating-point reassociation).
+PLACEMENT = (("train", "devices"),)
+
+
 def config_hash(cfg: dict) -> str:
-    """sha256 of the canonical JSON of the resolved config, without the seed (the seed is its own tag)."""
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    """sha256 of the canonical JSON of the resolved config, without the seed (the seed is its own tag) and without
+    placement settings (PLACEMENT)."""
+    science = json.loads(json.dumps(cfg, default=str))
+    for section, key in PLACEMENT:
+        (science.get(section) or {}).pop(key, None)
+    return hashlib.sha256(json.dumps(science, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def seeds(paper_cfg: dict, scale: str) -> list[int]:

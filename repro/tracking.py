@@ -9,9 +9,10 @@ import contextlib
 import fcntl
 import os
 import subprocess
+import sys
 from pathlib import Path
 
-from repro import provenance
+from repro import provenance, runio
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,10 @@ def package_versions() -> dict:
 
 def _check_reachable(uri: str) -> None:
     if uri.startswith(("http://", "https://")):
+        # a server that goes away mid-run must cost seconds, not MLflow's default minutes of retries
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
         import urllib.error
         import urllib.request
         try:
@@ -124,7 +129,33 @@ class RunTracker:
                     self.client.log_batch(run_id, params=items[i:i + 100])
             else:
                 self.client.update_run(run_id, status="RUNNING")
-        self.run_id = run_id
+        self.run_id, self.run_dir, self.lost, self.synced_step = run_id, Path(run_dir), "", -1
+        if (self.run_dir / self.UNSYNCED).exists():
+            print(f"warning: an earlier part of this run is missing from MLflow. {self.sync_hint()}", file=sys.stderr)
+
+    # Once the store stops answering mid-run, the run goes on without it: metrics.json and history.csv are the
+    # record, and UNSYNCED (in the run directory) says what the store is missing, for `python -m repro.tracking_sync`.
+    UNSYNCED = "mlflow_unsynced.json"
+
+    def _guard(self, what: str, fn, step: int | None = None) -> None:
+        if self.lost:
+            return
+        try:
+            fn()
+            if step is not None:
+                self.synced_step = max(self.synced_step, step)
+        except Exception as e:  # the server went away (or the store broke) after the run started
+            self.lost = f"{type(e).__name__}: {str(e)[:300]}"
+            runio.write_json(self.run_dir / self.UNSYNCED, {"tracking_uri": tracking_uri(), "run_id": self.run_id,
+                                                            "synced_step": self.synced_step, "failed_at": what,
+                                                            "error": self.lost})
+            print(f"warning: MLflow store {tracking_uri()} stopped answering ({self.lost}); the run goes on and "
+                  f"keeps its record in {self.run_dir} (metrics.json, history.csv). {self.sync_hint()}",
+                  file=sys.stderr, flush=True)
+
+    def sync_hint(self) -> str:
+        return (f"Once the store is back: python -m repro.tracking_sync {self.run_dir} (with the same "
+                f"MLFLOW_TRACKING_URI)")
 
     def log_metrics(self, metrics: dict, step: int) -> None:
         import time
@@ -133,13 +164,16 @@ class RunTracker:
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
         if items:
-            self.client.log_batch(self.run_id, metrics=items)
+            self._guard(f"metrics at step {step}", lambda: self.client.log_batch(self.run_id, metrics=items), step)
 
     def log_artifact(self, path: Path) -> None:
-        self.client.log_artifact(self.run_id, str(path))
+        self._guard(f"artifact {Path(path).name}", lambda: self.client.log_artifact(self.run_id, str(path)))
 
     def finish(self, status: str = "FINISHED") -> None:
-        self.client.set_terminated(self.run_id, status=status)
+        self._guard("end of run", lambda: self.client.set_terminated(self.run_id, status=status))
+        if self.lost:
+            print(f"warning: the MLflow record of this run is incomplete. {self.sync_hint()}", file=sys.stderr,
+                  flush=True)
 
 
 def flatten(d: dict, prefix: str = "") -> dict:

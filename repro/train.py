@@ -18,7 +18,7 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from repro import export, runio, seeding
+from repro import export, parallel, runio, seeding
 from repro import provenance as host
 from repro import config as rconfig
 from repro.checkpoint import Checkpointer, CheckpointError
@@ -47,10 +47,10 @@ class Measurement:
     measure: Callable[[], tuple[dict, list[dict]]]
 
 
-def _chunk_fn(task: Task, graphdef, rest, n_steps: int):
+def _chunk_fn(task: Task, graphdef, rest, n_steps: int, mesh=None):
     def one_step(state, step, data_key):
         params, opt_state = state
-        batch = task.batch(seeding.step_key(data_key, step))
+        batch = parallel.shard_batch(task.batch(seeding.step_key(data_key, step)), mesh)
 
         def loss_of(p):
             return task.loss(nnx.merge(graphdef, p, rest), batch)
@@ -89,12 +89,14 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
                                   f"(hash {meta.get('config_hash')}, now {config_hash}); delete {run_dir} to start "
                                   "this run over with the new config")
         start, history, wall_before = latest, meta["history"], meta["wall_time_s"]
+    mesh = parallel.mesh(tc.get("devices", 1))
+    state = parallel.replicate(state, mesh)
     runio.write_yaml(run_dir / "config.yaml", {**cfg, "seed": seed, "config_hash": config_hash})
 
     log_every, total = tc["log_every"], tc["steps"]
     eval_every, ckpt_every = tc.get("eval_every") or total, tc.get("checkpoint_every") or total
     t_compile = time.perf_counter()  # compile before timing, so throughput is the steady-state rate
-    chunk = _chunk_fn(task, graphdef, rest, log_every).lower(state, jnp.int32(start), data_key).compile()
+    chunk = _chunk_fn(task, graphdef, rest, log_every, mesh).lower(state, jnp.int32(start), data_key).compile()
     evaluate = jax.jit(lambda p: task.evaluate(nnx.merge(graphdef, p, rest))).lower(state[0]).compile()
     compile_s = time.perf_counter() - t_compile
     bar = tqdm(total=total, initial=start, disable=not progress, unit="step", dynamic_ncols=True,

@@ -155,3 +155,22 @@ def test_moe_smoke_workflow_trains_measures_and_judges(workdir):
     assert per["e8-beats-dense"]["reproduced"]["per_experiment"]["dense"]["values"] == [dense["val_loss"]]
     for name in ("val_loss_curves", "expert_load", "capacity"):
         assert (workdir / f"results/moe/figures/{name}.smoke.png").stat().st_size > 10_000
+
+
+@pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")
+def test_dashboard_comes_after_every_papers_verification(workdir):
+    """Runs after the four papers' smoke tests above (same copy): the default target plans the dashboard on the
+    four verification markers; with them all present only the dashboard is built, a row per claim."""
+    r = snakemake(workdir, "all", "--config", "scale=smoke", "-n", env={"REPRO_DATA_MIRROR": str(MIRROR)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = r.stdout + r.stderr
+    planned = out.split("rule dashboard:")[1].split("rule ")[0] if "rule dashboard:" in out else ""
+    for paper in ("mamba", "gnn", "sae", "moe"):
+        assert f"results/{paper}/.verified.smoke" in planned
+    r = snakemake(workdir, "dashboard", "--config", "scale=smoke", env={"REPRO_DATA_MIRROR": str(MIRROR)})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "_train" not in r.stdout + r.stderr                          # nothing retrained
+    page = (workdir / "results/dashboard/index.html").read_text()
+    n = sum(len(json.loads((workdir / f"results/{p}/claims.json").read_text())["claims"])
+            for p in ("mamba", "gnn", "sae", "moe"))
+    assert page.count('<tr class="claim"') == n

@@ -64,9 +64,6 @@ if PER_EXPERIMENT:
         params: seeds=",".join(map(str, SEEDS))
         wildcard_constraints:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full"
-        threads: 1
-        resources:
-            gpu=1 if SCALE == "full" else 0
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
             f"--scale {{wildcards.scale}} --seeds {{params.seeds}} {SET_ARGS} > {{log}} 2>&1"
@@ -79,9 +76,6 @@ else:
         log: f"results/{PAPER}/logs/{{experiment}}.{{scale}}.seed{{seed}}.log"
         wildcard_constraints:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full", seed=r"\d+"
-        threads: 1
-        resources:
-            gpu=1 if SCALE == "full" else 0
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
             f"--scale {{wildcards.scale}} --seed {{wildcards.seed}} {SET_ARGS} > {{log}} 2>&1"

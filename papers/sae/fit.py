@@ -15,19 +15,23 @@ from flax import nnx
 
 from papers.sae import jumprelu as J
 from papers.sae import models as S
+from repro import parallel
 
 
-def _run(step, init, steps: int, data):
+def _run(step, init, steps: int, data, mesh=None):
+    """``steps`` steps in one jitted scan; with a device mesh, parameters and data are replicated and each batch is
+    split over the devices (repro/parallel.py)."""
+    init, data = parallel.replicate(init, mesh), parallel.replicate(data, mesh)
     return jax.jit(lambda c, d: jax.lax.scan(lambda cc, t: step(cc, t, d), c, jnp.arange(steps)))(init, data)
 
 
-def fit_relu(model: S.ReluSAE, batch_fn, data_key, data=None, *, steps: int, lr: float, l1: float):
+def fit_relu(model: S.ReluSAE, batch_fn, data_key, data=None, *, steps: int, lr: float, l1: float, mesh=None):
     graphdef, params = nnx.split(model, nnx.Param)
     tx = optax.adam(lr)
 
     def step(carry, t, data):
         p, o = carry
-        x = batch_fn(jax.random.fold_in(data_key, t), data)
+        x = parallel.shard_batch(batch_fn(jax.random.fold_in(data_key, t), data), mesh)
         (loss, _), g = jax.value_and_grad(lambda q: S.relu_sae_loss(nnx.merge(graphdef, q), x, l1), has_aux=True)(p)
         g["w_dec"] = jax.tree.map(lambda gw, w: S.project_decoder_grad(gw, w), g["w_dec"], p["w_dec"])
         upd, o = tx.update(g, o, p)
@@ -35,19 +39,19 @@ def fit_relu(model: S.ReluSAE, batch_fn, data_key, data=None, *, steps: int, lr:
         p["w_dec"] = jax.tree.map(S.renormalise_decoder, p["w_dec"])
         return (p, o), loss
 
-    (params, _), losses = _run(step, (params, tx.init(params)), steps, data)
+    (params, _), losses = _run(step, (params, tx.init(params)), steps, data, mesh)
     return nnx.merge(graphdef, params), losses
 
 
 def fit_topk(model: S.TopKSAE, batch_fn, data_key, data=None, *, steps: int, lr: float, k_aux: int, dead_after: int,
-             aux_coef: float = 1.0 / 32.0):
+             aux_coef: float = 1.0 / 32.0, mesh=None):
     graphdef, params = nnx.split(model, nnx.Param)
     tx = optax.adam(lr)
     n_latents = params["w_dec"][...].shape[0]
 
     def step(carry, t, data):
         p, o, since = carry
-        x = batch_fn(jax.random.fold_in(data_key, t), data)
+        x = parallel.shard_batch(batch_fn(jax.random.fold_in(data_key, t), data), mesh)
         dead = since > dead_after
         (loss, (_, z)), g = jax.value_and_grad(
             lambda q: S.topk_loss(nnx.merge(graphdef, q), x, dead, k_aux, aux_coef), has_aux=True)(p)
@@ -58,23 +62,23 @@ def fit_topk(model: S.TopKSAE, batch_fn, data_key, data=None, *, steps: int, lr:
         return (p, o, since), (loss, jnp.sum(dead))
 
     init = (params, tx.init(params), jnp.zeros((n_latents,), jnp.int32))
-    (params, _, since), (losses, n_dead) = _run(step, init, steps, data)
+    (params, _, since), (losses, n_dead) = _run(step, init, steps, data, mesh)
     return nnx.merge(graphdef, params), losses, n_dead
 
 
 def fit_jumprelu(model: J.JumpReluSAE, batch_fn, data_key, data=None, *, steps: int, lr: float, l0_coef: float,
-                 eps: float = 0.001):
+                 eps: float = 0.001, mesh=None):
     """JumpReLU SAE on ||x - x_hat||^2 + l0_coef * L0 (Rajamanoharan et al. 2024, eq. 10), Adam, one jitted scan."""
     graphdef, params = nnx.split(model, nnx.Param)
     tx = optax.adam(lr)
 
     def step(carry, t, data):
         p, o = carry
-        x = batch_fn(jax.random.fold_in(data_key, t), data)
+        x = parallel.shard_batch(batch_fn(jax.random.fold_in(data_key, t), data), mesh)
         (loss, _), g = jax.value_and_grad(
             lambda q: J.jumprelu_loss(nnx.merge(graphdef, q), x, l0_coef, eps), has_aux=True)(p)
         upd, o = tx.update(g, o, p)
         return (optax.apply_updates(p, upd), o), loss
 
-    (params, _), losses = _run(step, (params, tx.init(params)), steps, data)
+    (params, _), losses = _run(step, (params, tx.init(params)), steps, data, mesh)
     return nnx.merge(graphdef, params), losses

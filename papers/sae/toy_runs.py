@@ -15,7 +15,7 @@ from papers.sae import metrics as M
 from papers.sae import models as S
 from papers.sae import superposition as SP
 from papers.sae import toy_data as T
-from repro import seeding
+from repro import parallel, seeding
 
 
 def history_rows(losses, every: int = 100, **extra) -> list[dict]:
@@ -39,7 +39,7 @@ def fit_sae(mc: dict, tc: dict, d: int, seed: int, batch_fn, data):
     """Train the SAE that ``mc`` describes on batches ``batch_fn(key, data)``; returns (model, per-step losses,
     extra per-step series)."""
     model, key = make_sae(mc, d, seed), jax.random.fold_in(seeding.key(seed, "data"), 1)
-    common = dict(steps=tc["steps"], lr=tc["lr"], data=data)
+    common = dict(steps=tc["steps"], lr=tc["lr"], data=data, mesh=parallel.mesh(tc.get("devices", 1)))
     if mc["kind"] == "relu":
         model, losses = F.fit_relu(model, batch_fn, key, l1=mc["l1"], **common)
         return model, losses, {}
