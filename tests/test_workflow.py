@@ -174,3 +174,52 @@ def test_dashboard_comes_after_every_papers_verification(workdir):
     n = sum(len(json.loads((workdir / f"results/{p}/claims.json").read_text())["claims"])
             for p in ("mamba", "gnn", "sae", "moe"))
     assert page.count('<tr class="claim"') == n
+
+
+SLURM_SCRIPT = REPO / "tests" / "cluster" / "slurm.sh"
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster(tmp_path_factory):
+    """A single-node SLURM cluster with accounting on this machine (tests/cluster/slurm.sh): Debian's packages are
+    installed when missing (root and apt-get needed), the daemons started, and stopped after the tests."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip("a SLURM cluster needs root and apt-get here (Debian's slurm-wlm, slurmdbd, mariadb-server, munge)")
+    r = subprocess.run(["bash", str(SLURM_SCRIPT), "install"], capture_output=True, text=True, timeout=1500)
+    if r.returncode != 0:
+        pytest.skip(f"installing SLURM failed: {(r.stdout + r.stderr)[-500:]}")
+    state = tmp_path_factory.mktemp("slurm")
+    r = subprocess.run(["bash", str(SLURM_SCRIPT), "start", str(state)], capture_output=True, text=True, timeout=300)
+    if r.returncode == 3:
+        pytest.skip(r.stdout.strip())
+    assert r.returncode == 0, f"SLURM did not start: {(r.stdout + r.stderr)[-3000:]}"
+    yield state
+    subprocess.run(["bash", str(SLURM_SCRIPT), "stop", str(state)], capture_output=True, timeout=120)
+
+
+def test_slurm_profile_runs_the_paper_through_the_cluster_with_the_local_verdicts(workdir, slurm_cluster, tmp_path):
+    """`snakemake papers/mamba --profile profiles/slurm` at smoke scale submits every training job to SLURM (the
+    executor plugin; resources from the profile) and reaches the verdicts of the local run above (same workdir
+    fixture; the two timing claims measure wall-clock time, so only their being measured is compared)."""
+    local = json.loads((workdir / "results/mamba/claims.json").read_text())
+    work = tmp_path / "repo"
+    (work / "data").mkdir(parents=True)
+    for name in COPY:
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, work / name)
+    shutil.copy(REPO / "data" / "registry.yaml", work / "data" / "registry.yaml")
+    r = snakemake(work, "papers/mamba", "--profile", "profiles/slurm", "--config", "scale=smoke")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out[-4000:]
+    submitted = {line.split("SLURM jobid ")[1].split()[0] for line in out.splitlines() if "submitted with SLURM jobid" in line}
+    assert len(submitted) == 9                                    # every training job went through the cluster
+    acct = subprocess.run(["sacct", "-X", "-n", "--parsable2", "--format=JobIDRaw,State", "-j", ",".join(submitted)],
+                          capture_output=True, text=True, timeout=60).stdout.split()
+    assert sorted(acct) == sorted(f"{j}|COMPLETED" for j in submitted)
+    remote = json.loads((work / "results/mamba/claims.json").read_text())
+    timing = {"mamba-time-linear-in-length", "attention-time-superlinear-in-length"}
+    for a, b in zip(local["claims"], remote["claims"]):
+        assert a["id"] == b["id"]
+        if a["id"] in timing:
+            assert b["verdict"] != "not run"
+        else:
+            assert (a["verdict"], a.get("reproduced")) == (b["verdict"], b.get("reproduced")), a["id"]
