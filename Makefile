@@ -22,11 +22,12 @@ $(STAMP): requirements.lock
 $(PAPER_TARGETS): papers/%: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH snakemake papers/$(patsubst %/,%,$*) $(ARGS)
 
+# one pytest worker per core; a test file stays on one worker (its module fixtures are shared)
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q $(ARGS)
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile $(ARGS)
 
 test-all: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -m "" $(ARGS)
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile -m "" $(ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_scan.py $(ARGS)

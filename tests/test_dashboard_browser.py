@@ -30,11 +30,12 @@ def find_or_install_chromium():
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         return None, "no chromium on PATH and no root apt-get to install it (apt-get install chromium)"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]
+    apt = ["apt-get", "-o", "DPkg::Lock::Timeout=900"]   # another test may be installing (SLURM) at the same time
+    install = [*apt, "install", "-y", "-q", "--no-install-recommends", "chromium"]
     try:
         r = subprocess.run(install, capture_output=True, text=True, timeout=900, env=env)
         if r.returncode != 0:
-            subprocess.run(["apt-get", "update", "-q"], capture_output=True, timeout=600, env=env)
+            subprocess.run([*apt, "update", "-q"], capture_output=True, timeout=600, env=env)
             r = subprocess.run(install, capture_output=True, text=True, timeout=900, env=env)
     except (OSError, subprocess.SubprocessError) as e:
         return None, f"installing chromium failed: {e}"

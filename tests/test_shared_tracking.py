@@ -30,7 +30,8 @@ def env_for(uri, results=None):
 
 
 def train(uri, run_dir, steps, **kw):
-    sets = [a for s in QUICK + [f"train.steps={steps}"] for a in ("--set", s)]
+    every = [f"train.eval_every={steps // 4}", f"train.checkpoint_every={steps // 4}"] if steps > 100 else []
+    sets = [a for s in QUICK + every + [f"train.steps={steps}"] for a in ("--set", s)]
     return subprocess.Popen([sys.executable, "-m", "papers.mamba.experiment", "--experiment", "s6-mamba", "--scale",
                              "smoke", "--seed", "0", *sets, "--run-dir", str(run_dir)], cwd=REPO,
                             env=env_for(uri, run_dir.parent), stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -174,6 +174,14 @@ def test_dashboard_comes_after_every_papers_verification(workdir):
     n = sum(len(json.loads((workdir / f"results/{p}/claims.json").read_text())["claims"])
             for p in ("mamba", "gnn", "sae", "moe"))
     assert page.count('<tr class="claim"') == n
+    # Snakemake's report carries each paper's claims table, the claim figures and the dashboard as items
+    r = snakemake(workdir, "all", "--config", "scale=smoke", "--report", "report.html",
+                  env={"REPRO_DATA_MIRROR": str(MIRROR)})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    log = r.stdout + r.stderr
+    assert log.count("Adding claims.csv") >= 4 and "Adding index.html" in log
+    assert sum(f"Adding {p.name}" in log for p in (workdir / "results/dashboard/figures").glob("*/*.png")) > 20
+    assert (workdir / "report.html").stat().st_size > 100_000
 
 
 SLURM_SCRIPT = REPO / "tests" / "cluster" / "slurm.sh"

@@ -16,7 +16,8 @@ if [ "$cmd" = install ]; then
   command -v slurmctld >/dev/null && command -v slurmdbd >/dev/null && command -v mariadbd >/dev/null && exit 0
   export DEBIAN_FRONTEND=noninteractive
   pkgs="slurm-wlm slurmdbd mariadb-server munge"
-  apt-get install -y -q --no-install-recommends $pkgs || { apt-get update -q && apt-get install -y -q --no-install-recommends $pkgs; }
+  apt="apt-get -o DPkg::Lock::Timeout=900"   # another test may be installing (chromium) at the same time
+  $apt install -y -q --no-install-recommends $pkgs || { $apt update -q && $apt install -y -q --no-install-recommends $pkgs; }
   exit 0
 fi
 
