@@ -2,12 +2,14 @@
 
     python -m analysis.dashboard [--results results] [--out results/dashboard/index.html] [--compare REF]
 
-A row per claim (paper, statement, source, reported, ours with CI and seeds, scale, verdict) with filters by paper,
-verdict and scale (also preset from the address: index.html?paper=mamba&verdict=inconclusive); per claim a small figure, drawn with matplotlib from the numbers in claims.json (the seeds'
-values against the paper's value and tolerance); per paper the training curves (results/<p>/curves) and the
-provenance (commits, date, machines, devices, package versions) and the MLflow run ids of the runs behind the
-numbers. Figures are embedded as PNG and also written to <out dir>/figures/<paper>/<claim>.png (Snakemake report
-items). ``--compare REF`` (a results directory or a git revision: analysis/compare.py) adds what changed.
+A row per claim (paper, statement, source, reported, ours with CI and seeds, scale, verdict, the MLflow run ids
+behind the number) with filters by paper, verdict and scale (also preset from the address:
+index.html?paper=mamba&verdict=inconclusive); per claim a small figure, drawn with matplotlib from the numbers in
+claims.json (the seeds' values against the paper's value and tolerance); per paper the training curves
+(results/<p>/curves), the provenance (commits, date, machines, devices, package versions) and its MLflow experiment,
+verification run and training runs (the ids recorded in claims.json by analysis/verify.py). Figures are embedded as
+PNG and also written to <out dir>/figures/<paper>/<claim>.png (Snakemake report items). ``--compare REF`` (a results
+directory or a git revision: analysis/compare.py) adds what changed.
 """
 from __future__ import annotations
 
@@ -36,6 +38,12 @@ const q=new URLSearchParams(location.search);document.querySelectorAll('select[d
 if(q.has(s.dataset.key))s.value=q.get(s.dataset.key);s.addEventListener('change',applyFilters)});applyFilters();"""
 
 
+MLFLOW_UI = ("The run ids lead into MLflow: <code>.venv/bin/mlflow ui --backend-store-uri sqlite:///results/mlflow.db "
+             "--host 127.0.0.1 --port 5000</code>, then search the paper's experiment for "
+             "<code>attributes.run_id = '&lt;id&gt;'</code> (one experiment per paper; the verification run holds "
+             "reported, reproduced and verdict per claim).")
+
+
 def png(fig) -> bytes:
     import matplotlib.pyplot as plt
     buf = io.BytesIO()
@@ -50,12 +58,18 @@ def data_uri(png_bytes: bytes) -> str:
 
 def claim_figure(claim: dict) -> bytes | None:
     """The seeds' values (dots), their mean and CI (bar) against the paper's value and tolerance (line, band) or
-    bound; orderings show each experiment's seeds."""
+    bound (dashed); orderings show each experiment's seeds; trends the fitted slope or exponent and its CI."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rep, rule = claim.get("reproduced") or {}, claim["rule"]
     groups = rep["per_experiment"] if "per_experiment" in rep else ({"ours": rep} if "values" in rep else {})
+    reported, tolerance = rule.get("reported"), rule.get("tolerance")
+    if "slope" in rep:  # a trend: the fitted slope (exponent) with its CI against the paper's slope or bound
+        name = "exponent" if rule.get("fit") == "loglog" else "slope"
+        groups = {f"fitted {name}": {"values": [rep["slope"]], "ci_low": rep.get("ci_low"),
+                                     "ci_high": rep.get("ci_high")}}
+        reported = rule.get("expected")
     if not groups:
         return None
     fig, ax = plt.subplots(figsize=(2.6, 1.2))
@@ -63,12 +77,11 @@ def claim_figure(claim: dict) -> bytes | None:
         ax.plot(g["values"], [i] * len(g["values"]), "o", ms=3, color="#444", alpha=.7)
         if g.get("ci_low") is not None and g.get("ci_high") is not None:
             ax.plot([g["ci_low"], g["ci_high"]], [i, i], "-", color="#1f77b4", lw=2)
-    if rule.get("reported") is not None:
-        ax.axvline(rule["reported"], color="#b00020", lw=1)
-        if rule.get("tolerance"):
-            ax.axvspan(rule["reported"] - rule["tolerance"], rule["reported"] + rule["tolerance"], color="#b00020",
-                       alpha=.12)
-    if rule.get("bound") is not None and rule["kind"] != "trend":
+    if reported is not None:
+        ax.axvline(reported, color="#b00020", lw=1)
+        if tolerance:
+            ax.axvspan(reported - tolerance, reported + tolerance, color="#b00020", alpha=.12)
+    if rule.get("bound") is not None:
         ax.axvline(rule["bound"], color="#b00020", lw=1, ls="--")
     ax.set_yticks(range(len(groups)), list(groups), fontsize=6)
     ax.tick_params(axis="x", labelsize=6)
@@ -120,14 +133,35 @@ def reported_cell(claim: dict) -> str:
     return ""
 
 
-def mlflow_ids(results: Path, report: dict) -> dict:
-    out = {}
-    for e in report.get("experiments", []):
-        for s in report.get("seeds", []):
-            f = runio.run_dir(results, report["paper"], e, report["scale"], s) / "mlflow_run_id"
-            if f.exists():
-                out.setdefault(e, []).append(f.read_text().strip())
-    return out
+def runs_cell(claim: dict, report: dict) -> str:
+    """The MLflow run ids behind one claim's number (recorded by analysis/verify.py): each training run by experiment
+    and seed, and the claim's own run under the verification."""
+    runs = claim.get("runs") or []
+    claim_run = ((report.get("mlflow") or {}).get("claim_run_ids") or {}).get(claim["id"])
+    if not runs and not claim_run:
+        return ""
+    items = "".join(f"<li>{html.escape(r['experiment'])} seed {r['seed']}: "
+                    f"<code>{html.escape(r['mlflow_run_id'] or 'not tracked')}</code></li>" for r in runs)
+    verdict = f"<li>verdict: <code>{html.escape(claim_run)}</code></li>" if claim_run else ""
+    return f'<details class="runs"><summary>{len(runs)} runs</summary><ul>{items}{verdict}</ul></details>'
+
+
+def mlflow_html(report: dict) -> str:
+    """Where one paper's runs are in MLflow: its experiment and verification run, and the training runs by experiment."""
+    by_exp = {}
+    for c in report["claims"]:
+        for r in c.get("runs") or []:
+            if r["mlflow_run_id"]:
+                by_exp.setdefault(r["experiment"], {})[r["seed"]] = r["mlflow_run_id"]
+    ml = report.get("mlflow") or {}
+    if not by_exp and not ml:
+        return "<p>MLflow run ids: not recorded with these verdicts (verified without tracking, or before the field).</p>"
+    head = (f"<p>MLflow experiment <code>{html.escape(str(ml['experiment_id']))}</code>, verification run "
+            f"<code>{html.escape(ml['verify_run_id'])}</code></p>" if ml else "")
+    rows = "".join(f"<li>{html.escape(e)}: " + ", ".join(f"seed {s} <code>{html.escape(i)}</code>"
+                                                         for s, i in sorted(seeds.items())) + "</li>"
+                   for e, seeds in sorted(by_exp.items()))
+    return f"{head}<ul class=mlflow>{rows}</ul>"
 
 
 def provenance_html(rep: dict) -> str:
@@ -175,14 +209,13 @@ def build(results: Path, figures: Path | None = None, ref: str | None = None) ->
                 f'<td>{rep["paper"]}</td><td><code>{html.escape(c["id"])}</code><br>{html.escape(c["statement"])}'
                 f'</td><td>{html.escape(c["source"])}</td><td>{reported_cell(c)}</td><td>{reproduced_cell(c)}</td>'
                 f'<td>{rep["scale"]}</td><td class="v-{v.replace(" ", "-")}" title="{html.escape(c.get("reason", ""))}">'
-                f'{v}</td><td>{img}</td></tr>')
+                f'{v}</td><td>{img}</td><td>{runs_cell(c, rep)}</td></tr>')
         curves = sorted((Path(results) / rep["paper"] / "curves").glob("*.csv"))
         curve_imgs = "".join(f'<img src="{data_uri(curve_figure(p))}">' for p in curves)
-        ids = mlflow_ids(Path(results), rep)
         papers.append(
             f'<details><summary><b>{rep["paper"]}</b>: {html.escape(rep["title"])} — scale {rep["scale"]}, '
             f'{html.escape(json.dumps(rep.get("summary", {})))}</summary>{provenance_html(rep)}'
-            + (f'<p>MLflow run ids: {"; ".join(f"{e}: " + ", ".join(v) for e, v in ids.items())}</p>' if ids else "")
+            + mlflow_html(rep)
             + f'<div class="curves">{curve_imgs}</div></details>')
 
     def options(key):
@@ -191,12 +224,13 @@ def build(results: Path, figures: Path | None = None, ref: str | None = None) ->
                 + "".join(f'<option value="{v}">{v}</option>' for v in values) + "</select></label> ")
 
     head = ("<tr><th>paper</th><th>claim</th><th>source</th><th>reported</th><th>ours (95% CI, seeds)</th>"
-            "<th>scale</th><th>verdict</th><th>seeds vs paper</th></tr>")
+            "<th>scale</th><th>verdict</th><th>seeds vs paper</th><th>MLflow runs</th></tr>")
     cmp = compare_html(ref, compare.load_set(ref), {r["paper"]: r for r in reports}) if ref else ""
     return (f"<!doctype html><html><head><meta charset=utf-8><title>repro-lab: claims</title><style>{STYLE}</style>"
             f"</head><body><h1>Do the papers' claims hold?</h1><p>{options('paper')}{options('verdict')}"
             f"{options('scale')} <span id=shown></span> of {len(rows)} claims shown.</p>"
-            f"<table>{head}{''.join(rows)}</table>{cmp}<h2>Runs, curves and provenance</h2>{''.join(papers)}"
+            f"<table>{head}{''.join(rows)}</table>{cmp}<h2>Runs, curves and provenance</h2><p>{MLFLOW_UI}</p>"
+            f"{''.join(papers)}"
             f"<script>{FILTER_JS}</script></body></html>")
 
 

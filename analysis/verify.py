@@ -63,6 +63,17 @@ def check_final_params(run_dir: Path, metrics: dict) -> None:
             raise MissingRunError(str(e)) from e
 
 
+def runs_behind(results: Path, paper: str, scale: str, experiments, seeds) -> list[dict]:
+    """The training runs a claim's number comes from: experiment, seed and MLflow run id (null where the run was not
+    tracked), so the dashboard and the MLflow UI lead from a verdict to its runs."""
+    out = []
+    for e in experiments:
+        for s in seeds:
+            f = runio.run_dir(results, paper, e, scale, s) / "mlflow_run_id"
+            out.append({"experiment": e, "seed": s, "mlflow_run_id": f.read_text().strip() if f.exists() else None})
+    return out
+
+
 def run_provenance(results: Path, paper: str, scale: str, experiments, seeds) -> dict:
     """What stands behind the verdicts: the commits the runs were trained at ({commit: dirty flag}) and the
     machines, devices and package versions they recorded. Runs that predate a field in metrics.json are looked up
@@ -128,6 +139,7 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
             else:
                 row.update(judge(claim, values))
                 row["seeds"] = seeds
+                row["runs"] = runs_behind(results, paper, scale, experiments_of(claim), seeds)
         rows.append(row)
     used = sorted({e for c in claims["claims"] if "not_run" not in c and c["id"] not in skipped
                    for e in experiments_of(c)})
@@ -199,13 +211,15 @@ def write(report: dict, results: Path) -> Path:
     return out / "claims.json"
 
 
-def log_to_mlflow(report: dict) -> None:
-    """One parent run per verification and one child run per claim, so the MLflow UI compares claims as rows."""
+def log_to_mlflow(report: dict) -> dict:
+    """One parent run per verification and one child run per claim, so the MLflow UI compares claims as rows.
+    Returns where they are: {experiment_id, verify_run_id, claim_run_ids: {claim: run id}}."""
     client = tracking.client()
     exp = tracking.experiment_id(client, report["paper"])
     base_tags = {"paper": report["paper"], "scale": report["scale"], "kind": "verification",
                  "git_commit": report["git_commit"], "git_dirty": report["git_dirty"]}
     parent = client.create_run(exp, run_name=f"verify/{report['scale']}", tags=base_tags)
+    claim_runs = {}
     for r in report["claims"]:
         rep = r.get("reproduced") or {}
         tags = {**base_tags, "claim": r["id"], "verdict": r["verdict"], "source": r["source"],
@@ -219,7 +233,9 @@ def log_to_mlflow(report: dict) -> None:
                 client.log_metric(parent.info.run_id, f"{k}.{r['id']}", float(v))
         client.set_tag(parent.info.run_id, f"verdict.{r['id']}", r["verdict"])
         client.set_terminated(child.info.run_id)
+        claim_runs[r["id"]] = child.info.run_id
     client.set_terminated(parent.info.run_id)
+    return {"experiment_id": exp, "verify_run_id": parent.info.run_id, "claim_run_ids": claim_runs}
 
 
 def main(argv=None) -> int:
@@ -235,7 +251,9 @@ def main(argv=None) -> int:
         curves.write(args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"],
                      report["seeds"])
         if not args.no_track and tracking.enabled():
-            log_to_mlflow(report)
+            # the verdicts are on disk first: an unreachable store loses nothing; then the ids join them
+            report["mlflow"] = log_to_mlflow(report)
+            write(report, args.results or tracking.results_dir())
     except (ClaimsError, rconfig.ConfigError, MissingRunError, tracking.TrackingError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

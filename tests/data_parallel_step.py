@@ -1,7 +1,7 @@
 """Run in a subprocess with 4 forced host devices (XLA_FLAGS set before JAX starts): one training step of a paper's
 task through repro.train on 1 device and on 4, printing the losses and final parameters' max difference as JSON.
 
-    python tests/data_parallel_step.py mamba|moe|sae OUT_DIR
+    python tests/data_parallel_step.py mamba|moe|sae|tms OUT_DIR
 """
 import json
 import sys
@@ -39,6 +39,16 @@ def one(paper: str, devices, run_dir: Path) -> dict:
                                       dead_after=0, mesh=parallel.mesh(devices))
         run_dir.mkdir(parents=True)
         export.write(nnx.state(model, nnx.Param), run_dir)
+        m = {"train_loss": float(losses[-1])}
+    elif paper == "tms":
+        import jax
+        import numpy as np
+        from papers.sae import superposition as SP
+        from repro import parallel
+        w, b, losses = SP.fit_instances(jax.random.key(0), 5, 2, [1.0, 0.1, 0.03], 0.9 ** np.arange(5), steps=2,
+                                        batch=64, mesh=parallel.mesh(devices))
+        run_dir.mkdir(parents=True)
+        export.write({"W": w, "b": b}, run_dir)
         m = {"train_loss": float(losses[-1])}
     else:
         from papers.moe import runs

@@ -71,3 +71,41 @@ def test_compare_with_a_bad_reference_is_one_clear_error(tmp_path, capsys):
     _copy_results(tmp_path)
     assert dashboard.main(["--results", str(tmp_path), "--compare", "no-such-rev"]) == 2
     assert "neither a results directory nor a git revision" in capsys.readouterr().err
+
+
+def test_each_row_names_the_mlflow_runs_behind_its_number(tmp_path):
+    _copy_results(tmp_path, papers=("moe",))
+    path = tmp_path / "moe" / "claims.json"
+    report = json.loads(path.read_text())
+    judged = [c for c in report["claims"] if c["verdict"] != "not run"]
+    for c in judged:
+        c["runs"] = [{"experiment": e, "seed": 0, "mlflow_run_id": f"id-{e}"} for e in ("dense", "switch-e8")]
+    judged[0]["runs"][1]["mlflow_run_id"] = None
+    report["mlflow"] = {"experiment_id": "7", "verify_run_id": "verify-id",
+                        "claim_run_ids": {c["id"]: f"claim-{i}" for i, c in enumerate(report["claims"])}}
+    path.write_text(json.dumps(report))
+    assert dashboard.main(["--results", str(tmp_path)]) == 0
+    page = (tmp_path / "dashboard" / "index.html").read_text()
+    rows = page.split('<tr class="claim"')[1:]
+    first = rows[report["claims"].index(judged[0])]
+    assert "dense seed 0: <code>id-dense</code>" in first and "switch-e8 seed 0: <code>not tracked</code>" in first
+    assert f"verdict: <code>claim-{report['claims'].index(judged[0])}</code>" in first
+    assert page.count('<details class="runs">') == len(report["claims"])
+    assert "verification run <code>verify-id</code>" in page and "seed 0 <code>id-switch-e8</code>" in page
+
+
+def test_verdicts_without_recorded_runs_say_so(tmp_path):
+    _copy_results(tmp_path, papers=("moe",))
+    assert dashboard.main(["--results", str(tmp_path)]) == 0
+    assert "MLflow run ids: not recorded" in (tmp_path / "dashboard" / "index.html").read_text()
+
+
+def test_every_judged_claim_has_a_figure_trends_included(tmp_path):
+    papers = [p.parent.name for p in sorted((REPO / "results").glob("*/claims.json"))]
+    _copy_results(tmp_path, papers=papers)
+    reports = [json.loads((tmp_path / p / "claims.json").read_text()) for p in papers]
+    judged = [c for r in reports for c in r["claims"] if c.get("reproduced")]
+    assert any(c["kind"] == "trend" for c in judged)
+    assert dashboard.main(["--results", str(tmp_path)]) == 0
+    figures = {f"{f.parent.name}/{f.stem}" for f in (tmp_path / "dashboard" / "figures").glob("*/*.png")}
+    assert figures == {f"{r['paper']}/{c['id']}" for r in reports for c in r["claims"] if c.get("reproduced")}

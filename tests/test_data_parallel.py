@@ -1,6 +1,7 @@
 """Data parallelism (repro/parallel.py): one training step on 1 device and on 4 forced host devices gives the same
 loss and parameters within floating-point tolerance, for each training loop that has a batch to split (repro.train:
-Mamba, MoE and the SAE paper's language model; papers/sae/fit.py: the SAE fits). JAX fixes its device count when it
+Mamba, MoE and the SAE paper's language model; papers/sae/fit.py: the SAE fits; papers/sae/superposition.py: the toy
+models of superposition). The GNN runs train full-batch on one graph: no batch to split. JAX fixes its device count when it
 starts, so each comparison runs in a subprocess with --xla_force_host_platform_device_count=4."""
 import json
 import os
@@ -26,7 +27,7 @@ def one_vs_four(paper, tmp_path):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("paper", ["mamba", "moe", "sae"])
+@pytest.mark.parametrize("paper", ["mamba", "moe", "sae", "tms"])
 def test_one_step_on_one_and_four_devices_agrees(paper, tmp_path):
     out = one_vs_four(paper, tmp_path)
     assert out["devices"] == 4

@@ -152,3 +152,48 @@ def test_curves_for_dvc_plots_one_file_per_experiment_one_column_per_seed(tmp_pa
     written = curves.write(tmp_path, "mamba", "cpu", ["s6-mamba", "timing-mamba"], [0, 1])
     assert [p.name for p in written] == ["s6-mamba.csv"]
     assert written[0].read_text().splitlines() == ["step,seed0,seed1", "50,2,2.5", "100,1,0.5"]
+
+
+def test_each_claim_records_the_mlflow_runs_behind_its_number(tmp_path, monkeypatch):
+    """claims.json leads from a verdict to its training runs (experiment, seed, MLflow run id) and to the claim's own
+    run under the verification run; the ids are the store's."""
+    from analysis import verify as V
+    from repro import tracking
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    (paper / "config.yaml").write_text(
+        "paper: p\nbase: {train: {steps: 1, log_every: 1}}\nexperiments: {a: {}, b: {}}\n"
+        "scales: {cpu: {seeds: [0, 1]}}\n")
+    (paper / "claims.yaml").write_text(
+        "paper: {title: T}\nclaims:\n"
+        "  - {id: one, statement: s, source: T1, metric: acc, experiments: [a],"
+        " rule: {kind: value, reported: 1.0, tolerance: 0.5}}\n"
+        "  - {id: two, statement: s, source: T1, metric: acc,"
+        " rule: {kind: ordering, better: [a], worse: [b], margin: 0.0}}\n"
+        "  - {id: three, statement: s, source: T1, metric: acc, experiments: [a], not_run: needs a GPU,"
+        " rule: {kind: value, reported: 1.0, tolerance: 0.5}}\n")
+    results = tmp_path / "results"
+    monkeypatch.setenv("REPRO_RESULTS", str(results))
+    monkeypatch.setenv("REPRO_TRACKING", "on")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    for e, base in (("a", 1.0), ("b", 0.5)):
+        for seed in (0, 1):
+            d = runio.run_dir(results, "p", e, "cpu", seed)
+            d.mkdir(parents=True)
+            (d / "metrics.json").write_text(json.dumps({"acc": base + seed * 0.01}))
+            if (e, seed) != ("b", 1):                                   # one run was never tracked
+                (d / "mlflow_run_id").write_text(f"run-{e}-{seed}\n")
+    assert V.main([str(paper), "--scale", "cpu", "--results", str(results)]) == 0
+    saved = json.loads((results / "p" / "claims.json").read_text())
+    by_id = {c["id"]: c for c in saved["claims"]}
+    assert by_id["one"]["runs"] == [{"experiment": "a", "seed": 0, "mlflow_run_id": "run-a-0"},
+                                    {"experiment": "a", "seed": 1, "mlflow_run_id": "run-a-1"}]
+    assert [(r["experiment"], r["seed"], r["mlflow_run_id"]) for r in by_id["two"]["runs"]] == [
+        ("a", 0, "run-a-0"), ("a", 1, "run-a-1"), ("b", 0, "run-b-0"), ("b", 1, None)]
+    assert "runs" not in by_id["three"]
+    ml = saved["mlflow"]
+    assert sorted(ml["claim_run_ids"]) == ["one", "three", "two"]
+    client = tracking.client()
+    assert client.get_run(ml["claim_run_ids"]["one"]).data.tags["claim"] == "one"
+    assert client.get_run(ml["claim_run_ids"]["one"]).data.tags["mlflow.parentRunId"] == ml["verify_run_id"]
+    assert client.get_run(ml["verify_run_id"]).info.experiment_id == ml["experiment_id"]

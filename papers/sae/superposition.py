@@ -13,6 +13,7 @@ import optax
 from flax import nnx
 
 from papers.sae.toy_data import superposition_batch
+from repro import parallel
 
 
 class ToyModel(nnx.Module):
@@ -45,8 +46,9 @@ def dimensions_per_feature_total(w) -> float:
 
 
 def fit_instances(key, n_features: int, m_hidden: int, p_active, importance, *, steps: int, batch: int = 1024,
-                  lr: float = 1e-3):
+                  lr: float = 1e-3, mesh=None):
     """Train one toy model per feature probability in ``p_active`` (the paper's instances), AdamW, one jitted scan.
+    With a device mesh the parameters are replicated and each batch is split over the devices (repro/parallel.py).
     Returns the stacked W (instances, m, n) and b (instances, n), and the per-step mean loss."""
     p_active = jnp.asarray(p_active)
     n_inst = p_active.shape[0]
@@ -63,10 +65,11 @@ def fit_instances(key, n_features: int, m_hidden: int, p_active, importance, *, 
 
     def step(carry, t):
         p, o = carry
-        x = superposition_batch(jax.random.fold_in(k_data, t), n_features, batch, p_active)
+        x = parallel.shard_batch(superposition_batch(jax.random.fold_in(k_data, t), n_features, batch, p_active), mesh)
         (_, per), g = jax.value_and_grad(loss_all, has_aux=True)(p, x)
         upd, o = tx.update(g, o, p)
         return (optax.apply_updates(p, upd), o), per.mean()
 
+    params = parallel.replicate(params, mesh)
     (params, _), losses = jax.jit(lambda p: jax.lax.scan(step, (p, tx.init(p)), jnp.arange(steps)))(params)
     return np.asarray(params["w"][...]), np.asarray(params["b"][...]), np.asarray(losses)

@@ -96,7 +96,7 @@ def superposition(cfg: dict, seed: int):
         0, -sc["p_decades"], sc["p_points"])
     importance = sc["importance_decay"] ** np.arange(n)
     w, _, losses = SP.fit_instances(seeding.key(seed, "init"), n, m, probs, importance, steps=tc["steps"],
-                                    batch=tc["batch"], lr=tc["lr"])
+                                    batch=tc["batch"], lr=tc["lr"], mesh=parallel.mesh(tc.get("devices", 1)))
     dstar = np.array([SP.dimensions_per_feature_total(wi) for wi in w])
     rows, metrics = [], {"final_train_loss": float(losses[-1]), "final_params": {"W": np.asarray(w)}}
     for i, (p, wi) in enumerate(zip(probs, w)):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A real single-node SLURM cluster on this machine, for tests/test_slurm.py: munge, MariaDB, slurmdbd (the Snakemake
-# SLURM executor reads job states with sacct, which needs accounting), slurmctld and slurmd, all state under DIR.
+# A real single-node SLURM cluster on this machine, for the SLURM profile test in tests/test_workflow.py: munge,
+# MariaDB, slurmdbd (the Snakemake SLURM executor reads job states with sacct, which needs accounting), slurmctld and
+# slurmd, all state under DIR.
 #
 #   tests/cluster/slurm.sh install        # Debian packages (root): slurm-wlm slurmdbd mariadb-server munge
 #   tests/cluster/slurm.sh start DIR      # state and logs in DIR; the config in /etc/slurm (see below)
