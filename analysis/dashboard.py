@@ -3,7 +3,7 @@
     python -m analysis.dashboard [--results results] [--out results/dashboard/index.html] [--compare REF]
 
 A row per claim (paper, statement, source, reported, ours with CI and seeds, scale, verdict, the MLflow run ids
-behind the number) with filters by paper, verdict and scale (also preset from the address:
+behind the number, linked to the runs' files where they are on disk) with filters by paper, verdict and scale (also preset from the address:
 index.html?paper=mamba&verdict=inconclusive); per claim a small figure, drawn with matplotlib from the numbers in
 claims.json (the seeds' values against the paper's value and tolerance); per paper the training curves
 (results/<p>/curves), the provenance (commits, date, machines, devices, package versions) and its MLflow experiment,
@@ -19,6 +19,7 @@ import csv
 import html
 import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -133,15 +134,23 @@ def reported_cell(claim: dict) -> str:
     return ""
 
 
-def runs_cell(claim: dict, report: dict) -> str:
+def runs_cell(claim: dict, report: dict, results: Path, page_dir: Path | None) -> str:
     """The MLflow run ids behind one claim's number (recorded by analysis/verify.py): each training run by experiment
-    and seed, and the claim's own run under the verification."""
+    and seed, and the claim's own run under the verification. Where the run directory is on disk, its metrics.json
+    and history.csv are linked (relative to the page, so the page still opens from disk)."""
     runs = claim.get("runs") or []
     claim_run = ((report.get("mlflow") or {}).get("claim_run_ids") or {}).get(claim["id"])
     if not runs and not claim_run:
         return ""
+
+    def files(r):
+        d = runio.run_dir(results, report["paper"], r["experiment"], report["scale"], r["seed"])
+        if page_dir is None or not (d / "metrics.json").exists():
+            return ""
+        return " " + " ".join(f'<a href="{html.escape(Path(os.path.relpath(d / f, page_dir)).as_posix())}">{f}</a>'
+                              for f in ("metrics.json", "history.csv") if (d / f).exists())
     items = "".join(f"<li>{html.escape(r['experiment'])} seed {r['seed']}: "
-                    f"<code>{html.escape(r['mlflow_run_id'] or 'not tracked')}</code></li>" for r in runs)
+                    f"<code>{html.escape(r['mlflow_run_id'] or 'not tracked')}</code>{files(r)}</li>" for r in runs)
     verdict = f"<li>verdict: <code>{html.escape(claim_run)}</code></li>" if claim_run else ""
     return f'<details class="runs"><summary>{len(runs)} runs</summary><ul>{items}{verdict}</ul></details>'
 
@@ -193,8 +202,9 @@ def compare_html(ref: str, old: dict, new: dict) -> str:
                f"ours</th><th>what changed</th></tr>{rows}</table>" if len(changed) else ""))
 
 
-def build(results: Path, figures: Path | None = None, ref: str | None = None) -> str:
-    """The page; with ``figures`` set, each claim's figure is also written to figures/<paper>/<claim>.png."""
+def build(results: Path, figures: Path | None = None, ref: str | None = None, page_dir: Path | None = None) -> str:
+    """The page; with ``figures`` set, each claim's figure is also written to figures/<paper>/<claim>.png; with
+    ``page_dir`` (where the page will be written) the runs on disk are linked from their rows."""
     reports = [json.loads(p.read_text()) for p in sorted(Path(results).glob("*/claims.json"))]
     rows, papers = [], []
     for rep in reports:
@@ -209,7 +219,7 @@ def build(results: Path, figures: Path | None = None, ref: str | None = None) ->
                 f'<td>{rep["paper"]}</td><td><code>{html.escape(c["id"])}</code><br>{html.escape(c["statement"])}'
                 f'</td><td>{html.escape(c["source"])}</td><td>{reported_cell(c)}</td><td>{reproduced_cell(c)}</td>'
                 f'<td>{rep["scale"]}</td><td class="v-{v.replace(" ", "-")}" title="{html.escape(c.get("reason", ""))}">'
-                f'{v}</td><td>{img}</td><td>{runs_cell(c, rep)}</td></tr>')
+                f'{v}</td><td>{img}</td><td>{runs_cell(c, rep, Path(results), page_dir)}</td></tr>')
         curves = sorted((Path(results) / rep["paper"] / "curves").glob("*.csv"))
         curve_imgs = "".join(f'<img src="{data_uri(curve_figure(p))}">' for p in curves)
         papers.append(
@@ -248,7 +258,7 @@ def main(argv=None) -> int:
         return 2
     out = args.out or Path(results) / "dashboard" / "index.html"
     try:
-        page = build(results, figures=out.parent / "figures", ref=args.compare)
+        page = build(results, figures=out.parent / "figures", ref=args.compare, page_dir=out.parent)
     except compare.CompareError as e:
         print(f"error: --compare: {e}", file=sys.stderr)
         return 2

@@ -84,8 +84,14 @@ def test_each_row_names_the_mlflow_runs_behind_its_number(tmp_path):
     report["mlflow"] = {"experiment_id": "7", "verify_run_id": "verify-id",
                         "claim_run_ids": {c["id"]: f"claim-{i}" for i, c in enumerate(report["claims"])}}
     path.write_text(json.dumps(report))
+    run = tmp_path / "moe" / "runs" / "dense" / report["scale"] / "seed0"       # one run is on disk: linked
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text("{}")
     assert dashboard.main(["--results", str(tmp_path)]) == 0
     page = (tmp_path / "dashboard" / "index.html").read_text()
+    links = set(re.findall(r'href="([^"]+)"', page))
+    assert links == {f"../moe/runs/dense/{report['scale']}/seed0/metrics.json"}
+    assert all((tmp_path / "dashboard" / link).resolve() == (run / "metrics.json").resolve() for link in links)
     rows = page.split('<tr class="claim"')[1:]
     first = rows[report["claims"].index(judged[0])]
     assert "dense seed 0: <code>id-dense</code>" in first and "switch-e8 seed 0: <code>not tracked</code>" in first
