@@ -3,10 +3,10 @@
     python -m analysis.dashboard [--results results] [--out results/dashboard/index.html] [--compare REF]
 
 A row per claim (paper, statement, source, reported, ours with CI and seeds, scale, verdict, the MLflow run ids
-behind the number, linked to the runs' files where they are on disk) with filters by paper, verdict and scale (also preset from the address:
-index.html?paper=mamba&verdict=inconclusive); per claim a small figure, drawn with matplotlib from the numbers in
-claims.json (the seeds' values against the paper's value and tolerance); per paper the training curves
-(results/<p>/curves), the provenance (commits, date, machines, devices, package versions) and its MLflow experiment,
+behind the number, linked to the runs' files where they are on disk) with filters by paper, verdict and scale (also
+preset from the address: index.html?paper=mamba&verdict=inconclusive); per claim a small figure, drawn with
+matplotlib from the numbers in claims.json (the seeds' values against the paper's value and tolerance); per paper
+the training curves (results/<p>/curves), the provenance (commits, date, machines, devices, package versions) and its MLflow experiment,
 verification run and training runs (the ids recorded in claims.json by analysis/verify.py). Figures are embedded as
 PNG and also written to <out dir>/figures/<paper>/<claim>.png (Snakemake report items). ``--compare REF`` (a results
 directory or a git revision: analysis/compare.py) adds what changed.
@@ -156,7 +156,7 @@ def runs_cell(claim: dict, report: dict, results: Path, page_dir: Path | None) -
 
 
 def mlflow_html(report: dict) -> str:
-    """Where one paper's runs are in MLflow: its experiment and verification run, and the training runs by experiment."""
+    """Where one paper's runs are in MLflow: its experiment, verification run and training runs by experiment."""
     by_exp = {}
     for c in report["claims"]:
         for r in c.get("runs") or []:
@@ -164,7 +164,8 @@ def mlflow_html(report: dict) -> str:
                 by_exp.setdefault(r["experiment"], {})[r["seed"]] = r["mlflow_run_id"]
     ml = report.get("mlflow") or {}
     if not by_exp and not ml:
-        return "<p>MLflow run ids: not recorded with these verdicts (verified without tracking, or before the field).</p>"
+        return ("<p>MLflow run ids: not recorded with these verdicts (verified without tracking, or before the "
+                "field).</p>")
     head = (f"<p>MLflow experiment <code>{html.escape(str(ml['experiment_id']))}</code>, verification run "
             f"<code>{html.escape(ml['verify_run_id'])}</code></p>" if ml else "")
     rows = "".join(f"<li>{html.escape(e)}: " + ", ".join(f"seed {s} <code>{html.escape(i)}</code>"
