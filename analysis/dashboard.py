@@ -24,12 +24,13 @@ import sys
 from pathlib import Path
 
 from analysis import compare
+from analysis.verify import reported_text
 from repro import runio, tracking
 
 STYLE = """body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;width:100%}
 td,th{border-bottom:1px solid #ddd;padding:4px 6px;vertical-align:top;text-align:left}th{background:#f4f4f4}
 .v-reproduced,.v-holds{color:#176f2c;font-weight:600}.v-not-reproduced{color:#b00020;font-weight:600}
-.v-inconclusive{color:#8a6d00;font-weight:600}tr.c-verdict{background:#fff3cd}.v-not-run{color:#777}img.fig{height:90px}
+.v-inconclusive{color:#8a6d00;font-weight:600}.flag{color:#b00020;font-size:.8em}.seq,.ours{color:#555;font-size:.8em}tr.c-verdict{background:#fff3cd}.v-not-run{color:#777}img.fig{height:90px}
 .curves img{height:160px;margin:2px}details{margin:.6em 0}code{font-size:12px}"""
 
 FILTER_JS = """function applyFilters(){const f={};document.querySelectorAll('select[data-key]').forEach(s=>f[s.dataset.key]=s.value);
@@ -66,16 +67,17 @@ def claim_figure(claim: dict) -> bytes | None:
     rep, rule = claim.get("reproduced") or {}, claim["rule"]
     groups = rep["per_experiment"] if "per_experiment" in rep else ({"ours": rep} if "values" in rep else {})
     reported, tolerance = rule.get("reported"), rule.get("tolerance")
-    if "slope" in rep:  # a trend: the fitted slope (exponent) with its CI against the paper's slope or bound
+    if "slope" in rep:  # a trend: the seeds' slopes (exponents) and their CI against the paper's slope or bound
         name = "exponent" if rule.get("fit") == "loglog" else "slope"
-        groups = {f"fitted {name}": {"values": [rep["slope"]], "ci_low": rep.get("ci_low"),
-                                     "ci_high": rep.get("ci_high")}}
+        groups = {f"fitted {name}": {"values": list((rep.get("per_seed") or {}).values()) or [rep["slope"]],
+                                     "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high")}}
         reported = rule.get("expected")
     if not groups:
         return None
     fig, ax = plt.subplots(figsize=(2.6, 1.2))
     for i, (name, g) in enumerate(groups.items()):
-        ax.plot(g["values"], [i] * len(g["values"]), "o", ms=3, color="#444", alpha=.7)
+        vals = list(g["values"].values()) if isinstance(g["values"], dict) else g["values"]
+        ax.plot(vals, [i] * len(vals), "o", ms=3, color="#444", alpha=.7)
         if g.get("ci_low") is not None and g.get("ci_high") is not None:
             ax.plot([g["ci_low"], g["ci_high"]], [i, i], "-", color="#1f77b4", lw=2)
     if reported is not None:
@@ -117,21 +119,35 @@ def reproduced_cell(claim: dict) -> str:
     if "mean" in rep:
         return f"{fmt(rep['mean'], 2)} [{fmt(rep.get('ci_low'), 2)}, {fmt(rep.get('ci_high'), 2)}] (n={rep.get('n')})"
     if "gap" in rep:
-        return f"gap {fmt(rep['gap'], 3)}"
+        return f"gap {fmt(rep['gap'], 3)} [{fmt(rep.get('ci_low'), 3)}, {fmt(rep.get('ci_high'), 3)}] (n={rep.get('n')})"
     if "slope" in rep:
         return f"slope {fmt(rep['slope'], 3)} [{fmt(rep.get('ci_low'), 3)}, {fmt(rep.get('ci_high'), 3)}]"
     return ""
 
 
 def reported_cell(claim: dict) -> str:
-    rule = claim["rule"]
-    if rule.get("reported") is not None:
-        return fmt(rule["reported"], 2) + (f" ± {fmt(rule['tolerance'], 2)}" if rule.get("tolerance") else "")
-    if rule.get("bound") is not None:
-        return f"{rule.get('direction', '')} {fmt(rule['bound'], 2)}"
-    if rule["kind"] == "ordering":
-        return f"{', '.join(rule['better'])} > {', '.join(rule['worse'])}"
-    return ""
+    """The target, and whose it is: the paper's number, the paper's number in a band we chose, or our choice."""
+    whose = claim.get("target", "")
+    why = "; ".join(f"{k}: {v}" for k, v in (claim.get("our_choices") or {}).items())
+    note = (f'<br><span class="ours" title="{html.escape(why)}">{html.escape(whose)}</span>'
+            if whose and whose != "paper" else "")
+    return html.escape(reported_text(claim["rule"])) + note
+
+
+def verdict_cell(claim: dict) -> str:
+    """The verdict, with its flags: fragile (decided by a hair), a rule changed after its runs, seeds that decided."""
+    v, extra = claim["verdict"], []
+    if claim.get("fragile"):
+        extra.append(f'<span class="flag">fragile (margin {claim["margin"]:.3g})</span>')
+    status = claim.get("rule_status") or {}
+    if status.get("after_runs"):
+        extra.append(f'<span class="flag">rule changed after its runs (rule at {html.escape(status["rule_commit"][:10])})'
+                     "</span>")
+    seq = claim.get("sequential") or {}
+    if seq:
+        extra.append(f'<span class="seq">{seq["n_seeds"]} seeds: {html.escape(seq["stopped"])}</span>')
+    return (f'<td class="v-{v.replace(" ", "-")}" title="{html.escape(claim.get("reason", ""))}">{v}'
+            + "".join(f"<br>{x}" for x in extra) + "</td>")
 
 
 def runs_cell(claim: dict, report: dict, results: Path, page_dir: Path | None) -> str:
@@ -219,8 +235,7 @@ def build(results: Path, figures: Path | None = None, ref: str | None = None, pa
                 f'<tr class="claim" data-paper="{rep["paper"]}" data-verdict="{v}" data-scale="{rep["scale"]}">'
                 f'<td>{rep["paper"]}</td><td><code>{html.escape(c["id"])}</code><br>{html.escape(c["statement"])}'
                 f'</td><td>{html.escape(c["source"])}</td><td>{reported_cell(c)}</td><td>{reproduced_cell(c)}</td>'
-                f'<td>{rep["scale"]}</td><td class="v-{v.replace(" ", "-")}" title="{html.escape(c.get("reason", ""))}">'
-                f'{v}</td><td>{img}</td><td>{runs_cell(c, rep, Path(results), page_dir)}</td></tr>')
+                f'<td>{rep["scale"]}</td>{verdict_cell(c)}<td>{img}</td><td>{runs_cell(c, rep, Path(results), page_dir)}</td></tr>')
         curves = sorted((Path(results) / rep["paper"] / "curves").glob("*.csv"))
         curve_imgs = "".join(f'<img src="{data_uri(curve_figure(p))}">' for p in curves)
         papers.append(
@@ -234,7 +249,7 @@ def build(results: Path, figures: Path | None = None, ref: str | None = None, pa
         return (f'<label>{key} <select data-key="{key}"><option value="">all</option>'
                 + "".join(f'<option value="{v}">{v}</option>' for v in values) + "</select></label> ")
 
-    head = ("<tr><th>paper</th><th>claim</th><th>source</th><th>reported</th><th>ours (95% CI, seeds)</th>"
+    head = ("<tr><th>paper</th><th>claim</th><th>source</th><th>reported</th><th>ours (90% CI, seeds)</th>"
             "<th>scale</th><th>verdict</th><th>seeds vs paper</th><th>MLflow runs</th></tr>")
     cmp = compare_html(ref, compare.load_set(ref), {r["paper"]: r for r in reports}) if ref else ""
     return (f"<!doctype html><html><head><meta charset=utf-8><title>repro-lab: claims</title><style>{STYLE}</style>"

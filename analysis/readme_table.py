@@ -42,7 +42,19 @@ def render(report: dict, results_path: str, wall: str = "") -> str:
             f"verdicts computed at commit {commit(report.get('git_commit', 'unknown'), report.get('git_dirty'))}; "
             f"{machine(report)}.{wall}")
     reasons = [f"- `{c['id']}`: {c['verdict']} — {c['reason']}" for c in report["claims"]]
-    return "\n".join([meta, "", *lines, "", "Why each verdict:", "", *reasons])
+    flags = report.get("flags") or {}
+    legend = ("Columns: *target* says whose number a claim is judged against: `paper` (the paper's number, its "
+              "spread or its direction), `paper, our band` (the paper's number in a tolerance we chose, reason in "
+              "claims.yaml) or `our choice`; *90% CI* is the interval a verdict is read from (analysis/README.md); "
+              "*seeds* the number that decided it; *flags*: `fragile` (decided by under a tenth of the band) and "
+              "`rule changed after its runs`.")
+    counts = ("Verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(report.get("summary", {}).items()))
+              + ("; " + ", ".join(f"{k} {v}" for k, v in flags.items()) if flags else "") + ".")
+    source = report.get("rejudged_from")
+    if source:
+        counts += (f" Re-judged from the per-seed values recorded in `{source['file']}` (verified at commit "
+                   f"`{(source.get('verified_at_commit') or 'unknown')[:10]}`), not from the runs themselves.")
+    return "\n".join([meta, "", counts, "", legend, "", *lines, "", "Why each verdict:", "", *reasons])
 
 
 DIAG_START, DIAG_END = "<!-- diagnostics:start -->", "<!-- diagnostics:end -->"

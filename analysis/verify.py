@@ -16,8 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import curves
-from analysis.claims import ClaimsError, experiments_of, load_claims
-from analysis.verdicts import NOT_RUN, judge
+from analysis import rule_history
+from analysis.claims import ClaimsError, experiments_of, load_claims, metric_range, our_choices, target_basis
+from analysis.sequential import judge_sequential
+from analysis.verdicts import ALPHA, NOT_RUN
 from repro import config as rconfig
 from repro import export, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
@@ -33,25 +35,40 @@ class RunNotRun(Exception):
     e.g. attention at a length whose L x L scores do not fit in memory, or a length beyond this scale's range."""
 
 
-def collect(results: Path, paper: str, scale: str, experiments, seeds, metric: str, paper_dir: Path) -> dict:
+def collect(results: Path, paper: str, scale: str, experiments, seeds, metric: str, paper_dir: Path,
+            required: int | None = None) -> dict:
+    """``{experiment: {seed: value}}`` over the runs present; the first ``required`` seeds (default: all) must be."""
+    required = len(seeds) if required is None else required
     out = {}
     for e in experiments:
-        vals = []
-        for s in seeds:
+        vals = {}
+        for i, s in enumerate(seeds):
             path = runio.run_dir(results, paper, e, scale, s) / "metrics.json"
             if not path.exists():
-                raise MissingRunError(
-                    f"{path} is missing: run it with `snakemake {paper_dir.as_posix()} --config scale={scale}` "
-                    f"(or python -m papers.{paper}.experiment --experiment {e} --scale {scale} --seed {s})")
+                if i < required:
+                    raise MissingRunError(
+                        f"{path} is missing: run it with `snakemake {paper_dir.as_posix()} --config scale={scale}` "
+                        f"(or python -m papers.{paper}.experiment --experiment {e} --scale {scale} --seed {s})")
+                continue
             m = json.loads(path.read_text())
             why = (m.get("not_run") or {}).get(metric)
             if why:
                 raise RunNotRun(f"{e}: {why}")
             if metric not in m:
                 raise MissingRunError(f"{path} has no metric {metric!r} (has: {', '.join(sorted(m))})")
-            vals.append(float(m[metric]))
+            vals[s] = float(m[metric])
         out[e] = vals
     return out
+
+
+def run_commits(results: Path, paper: str, scale: str, experiments, seeds) -> list[str]:
+    """The commits a claim's runs were trained at (``unknown`` for runs that predate the record)."""
+    out = set()
+    for e in experiments:
+        for s in seeds:
+            m = json.loads((runio.run_dir(results, paper, e, scale, s) / "metrics.json").read_text())
+            out.add(m.get("git_commit") or rule_history.UNKNOWN)
+    return sorted(out)
 
 
 def check_final_params(run_dir: Path, metrics: dict) -> None:
@@ -111,18 +128,45 @@ def run_provenance(results: Path, paper: str, scale: str, experiments, seeds) ->
                                 "devices": sorted(devices), "packages": {k: sorted(v) for k, v in sorted(packages.items())}}}
 
 
-def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
+class RunDirs:
+    """Where a verification reads its numbers: each run's directory under ``results`` (the usual source;
+    analysis/rejudge.py has another, a claims.json's recorded per-seed values)."""
+
+    def __init__(self, results: Path, paper: str, scale: str, paper_dir: Path):
+        self.results, self.paper, self.scale, self.paper_dir = results, paper, scale, paper_dir
+
+    def values(self, experiments, seeds, metric, required):
+        return collect(self.results, self.paper, self.scale, experiments, seeds, metric, self.paper_dir, required)
+
+    def runs(self, experiments, seeds):
+        return runs_behind(self.results, self.paper, self.scale, experiments, seeds)
+
+    def commits(self, experiments, seeds):
+        return run_commits(self.results, self.paper, self.scale, experiments, seeds)
+
+    def provenance(self, experiments, seeds):
+        return run_provenance(self.results, self.paper, self.scale, experiments, seeds)
+
+
+def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: int | None = None,
+           source=None) -> dict:
+    """Judge every claim from the runs present (``max_seeds``: only the first so many seeds, as at a sequential
+    look: analysis/seed_plan.py)."""
     paper_dir = Path(paper_dir)
     results = Path(results or tracking.results_dir())
     pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
     claims = load_claims(paper_dir / "claims.yaml", experiments=list(pcfg["experiments"]))
-    paper, seeds = pcfg["paper"], rconfig.seeds(pcfg, scale)
+    paper, design = pcfg["paper"], rconfig.seed_design(pcfg, scale)
+    source = source or RunDirs(results, paper, scale, paper_dir)
+    seeds, looks = design["seeds"][:max_seeds], design["looks"]
     blocked = blocked_experiments(pcfg, scale)
-    rows, skipped = [], set()
+    rows, used = [], {}
     for claim in claims["claims"]:
         rule = claim["rule"]
         row = {"id": claim["id"], "statement": claim["statement"], "source": claim["source"],
-               "metric": claim["metric"], "kind": rule["kind"], "rule": rule,
+               "metric": claim["metric"], "kind": rule["kind"], "rule": rule, "experiments": experiments_of(claim),
+               "range": list(claims["metrics"][claim["metric"]]["range"]),
+               "target": target_basis(rule), "our_choices": our_choices(rule),
                "secondary": bool(claim.get("secondary", False)),
                "deviation": claim.get("deviations", {}).get(scale, "")}
         needs = [e for e in experiments_of(claim) if e in blocked]
@@ -130,57 +174,112 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
             row.update(verdict=NOT_RUN, reason=claim["not_run"], reproduced=None)
         elif needs:
             row.update(verdict=NOT_RUN, reason=f"{needs[0]}: {blocked[needs[0]]}", reproduced=None)
-            skipped.add(claim["id"])
         else:
             try:
-                values = collect(results, paper, scale, experiments_of(claim), seeds, claim["metric"], paper_dir)
+                values = source.values(experiments_of(claim), seeds, claim["metric"], looks[0])
             except RunNotRun as why:
                 row.update(verdict=NOT_RUN, reason=str(why), reproduced=None)
             else:
-                row.update(judge(claim, values))
-                row["seeds"] = seeds
-                row["runs"] = runs_behind(results, paper, scale, experiments_of(claim), seeds)
+                row.update(judge_sequential(claim, values, looks, ALPHA, metric_range(claims, claim["metric"])))
+                n = row["sequential"]["n_seeds"]
+                row["seeds"] = seeds[:n]
+                row["values"] = {e: {str(k): v for k, v in vals.items()} for e, vals in values.items()}
+                row["runs"] = source.runs(experiments_of(claim), seeds[:n])
+                for e in experiments_of(claim):
+                    used[e] = max(used.get(e, 0), n)
+                row["rule_status"] = rule_history.status(paper_dir / "claims.yaml", claim,
+                                                         source.commits(experiments_of(claim), seeds[:n]))
+        if "rule_status" not in row:
+            row["rule_status"] = rule_history.status(paper_dir / "claims.yaml", claim, [])
         rows.append(row)
-    used = sorted({e for c in claims["claims"] if "not_run" not in c and c["id"] not in skipped
-                   for e in experiments_of(c)})
-    behind = run_provenance(results, paper, scale, used, seeds)
-    summary = {}
+    behind = {"runs_git": {}, "runs_provenance": {}}
+    for e, n in used.items():  # provenance over every run a verdict used
+        got = source.provenance([e], seeds[:n])
+        behind["runs_git"].update(got["runs_git"])
+        for k, v in got["runs_provenance"].items():
+            if isinstance(v, dict):
+                into = behind["runs_provenance"].setdefault(k, {})
+                for kk, vv in v.items():
+                    into[kk] = sorted(set(into.get(kk, [])) | set(vv))
+            else:
+                behind["runs_provenance"][k] = sorted(set(behind["runs_provenance"].get(k, [])) | set(v))
+    summary, flags = {}, {"fragile": 0, "rule changed after its runs": 0, "judged against our choice": 0,
+                          "judged in a band we chose": 0}
     for r in rows:
         summary[r["verdict"]] = summary.get(r["verdict"], 0) + 1
+        flags["fragile"] += bool(r.get("fragile"))
+        flags["rule changed after its runs"] += bool((r.get("rule_status") or {}).get("after_runs"))
+        flags["judged against our choice"] += r["target"] == "our choice" and r["verdict"] != NOT_RUN
+        flags["judged in a band we chose"] += r["target"] == "paper, our band" and r["verdict"] != NOT_RUN
     return {"paper": paper, "title": claims["paper"]["title"], "scale": scale,
             "evidence": scale != "smoke", "note": "smoke scale: proves the pipeline, not evidence" if scale == "smoke" else "",
             **tracking.git_state(), **behind,
             "verified": {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                          "machine": provenance.machine(), "packages": provenance.packages()},
-            "experiments": used, "seeds": seeds, "claims": rows,
-            "summary": summary}
+            "design": {"alpha": ALPHA, **design}, "experiments": sorted(used),
+            "seeds": seeds[:max(used.values(), default=looks[0])], "seeds_per_experiment": dict(sorted(used.items())),
+            "claims": rows, "summary": summary, "flags": flags}
 
 
-def _fmt(x, digits=1):
-    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
+def digits(rule: dict) -> int:
+    """Decimals enough to show the rule's finest number (a tolerance of 0.05 needs 3: MMCS 0.950, not 1.0)."""
+    finest = [abs(float(rule[k])) for k in ("tolerance", "reported_spread", "margin", "reported", "bound", "expected")
+              if isinstance(rule.get(k), (int, float)) and rule[k] != 0]
+    if not finest:
+        return 3
+    return int(min(4, max(1, 1 - math.floor(math.log10(min(finest))))))
+
+
+def _fmt(x, d=1):
+    return "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{d}f}"
+
+
+def reported_text(rule: dict) -> str:
+    """What the paper's side of the row says: the target, or for an ordering what is compared, the right way round."""
+    d = digits(rule)
+    kind = rule["kind"]
+    if kind == "value":
+        band = max(float(rule["tolerance"]), 2.0 * float(rule.get("reported_spread", 0.0)))
+        return (f"{rule['reported']:.{d}f}" + (f" ± {rule['reported_spread']:g} (paper's std)"
+                                                if "reported_spread" in rule else "") + f"; band ± {band:g}")
+    if kind == "bound":
+        return f"{rule['direction']} {rule['bound']:g}"
+    if kind == "ordering":
+        op = ">" if rule.get("higher_is_better", True) else "<"
+        by = f" by more than {rule['margin']:g}" if rule["margin"] else ""
+        return f"{', '.join(rule['better'])} {op} {', '.join(rule['worse'])}{by}" + (
+            " (lower is better)" if op == "<" else "")
+    what = "exponent" if rule["fit"] == "loglog" else "slope"
+    return (f"{what} {rule['direction']} {rule['bound']:g}" if "bound" in rule
+            else f"{what} {rule['expected']:g} ± {rule['tolerance']:g}")
+
+
+def flags(r: dict) -> str:
+    out = []
+    if r.get("fragile"):
+        out.append("fragile")
+    if (r.get("rule_status") or {}).get("after_runs"):
+        out.append("rule changed after its runs")
+    return ", ".join(out)
 
 
 def table(report: dict) -> pd.DataFrame:
     rows = []
     for r in report["claims"]:
         rule, rep = r["rule"], r.get("reproduced") or {}
+        d = digits(rule)
         if r["kind"] in ("value", "bound"):
-            reported = (f"{rule['reported']:g}" + (f" ± {rule['reported_spread']:g}" if "reported_spread" in rule else "")
-                        if r["kind"] == "value" else f"{rule['direction']} {rule['bound']:g}")
-            ours = f"{_fmt(rep['mean'])} ± {_fmt(rep['std'])} (n={rep['n']})" if rep else ""
-            ci = f"[{_fmt(rep['ci_low'])}, {_fmt(rep['ci_high'])}]" if rep else ""
+            ours = f"{_fmt(rep['mean'], d)} ± {_fmt(rep['std'], d)}" if rep else ""
         elif r["kind"] == "ordering":
-            reported = f"{' , '.join(rule['better'])} > {' , '.join(rule['worse'])} by >= {rule['margin']:g}"
-            ours = f"gap {_fmt(rep.get('gap'))}" if rep else ""
-            ci = ""
+            ours = f"gap {_fmt(rep.get('gap'), d)}" if rep else ""
         else:
-            what = "exponent" if rule["fit"] == "loglog" else "slope"
-            reported = (f"{what} {rule['direction']} {rule['bound']:g}" if "bound" in rule
-                        else f"{what} {rule['expected']:g} ± {rule['tolerance']:g}")
-            ours = f"{_fmt(rep.get('slope'), 2)}" if rep else ""
-            ci = f"[{_fmt(rep.get('ci_low'), 2)}, {_fmt(rep.get('ci_high'), 2)}]" if rep else ""
-        rows.append({"claim": r["id"], "source": r["source"], "reported": reported, "ours": ours,
-                     "95% CI": ci, "verdict": r["verdict"]})
+            ours = f"{_fmt(rep.get('slope'), max(d, 2))}" if rep else ""
+        ci = (f"[{_fmt(rep.get('ci_low'), d)}, {_fmt(rep.get('ci_high'), d)}]"
+              if rep and rep.get("ci_low") is not None else "")
+        n = (r.get("sequential") or {}).get("n_seeds", "")
+        rows.append({"claim": r["id"], "source": r["source"], "target": r.get("target", ""),
+                     "reported": reported_text(rule), "ours": ours, "90% CI": ci, "seeds": n, "verdict": r["verdict"],
+                     "flags": flags(r)})
     return pd.DataFrame(rows)
 
 
@@ -202,11 +301,14 @@ def write(report: dict, results: Path) -> Path:
     for r in report["claims"]:
         rep = r.get("reproduced") or {}
         flat.append({"paper": report["paper"], "scale": report["scale"], "id": r["id"], "kind": r["kind"],
-                     "source": r["source"], "metric": r["metric"], "reported": r["rule"].get("reported"),
+                     "source": r["source"], "metric": r["metric"], "target": r.get("target", ""),
+                     "reported": r["rule"].get("reported"),
                      "reproduced_mean": rep.get("mean", rep.get("gap", rep.get("slope"))),
                      "reproduced_std": rep.get("std"), "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high"),
-                     "n_seeds": rep.get("n"), "verdict": r["verdict"], "reason": r["reason"],
-                     "deviation": r["deviation"]})
+                     "confidence": rep.get("confidence"), "n_seeds": (r.get("sequential") or {}).get("n_seeds"),
+                     "verdict": r["verdict"], "margin": r.get("margin"), "fragile": r.get("fragile"),
+                     "rule_changed_after_runs": (r.get("rule_status") or {}).get("after_runs"),
+                     "reason": r["reason"], "deviation": r["deviation"]})
     runio.atomic_write(out / "claims.csv", pd.DataFrame(finite(flat)).to_csv(index=False))
     return out / "claims.json"
 
@@ -226,7 +328,8 @@ def log_to_mlflow(report: dict) -> dict:
                 "reason": r["reason"][:5000], "mlflow.parentRunId": parent.info.run_id, "kind": "claim"}
         child = client.create_run(exp, run_name=f"claim/{r['id']}/{report['scale']}", tags=tags)
         metrics = {"reported": r["rule"].get("reported"), "reproduced": rep.get("mean", rep.get("gap", rep.get("slope"))),
-                   "reproduced_std": rep.get("std"), "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high")}
+                   "reproduced_std": rep.get("std"), "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high"),
+                   "margin": r.get("margin"), "n_seeds": (r.get("sequential") or {}).get("n_seeds")}
         for k, v in metrics.items():
             if v is not None and math.isfinite(v):
                 client.log_metric(child.info.run_id, k, float(v))
@@ -259,7 +362,9 @@ def main(argv=None) -> int:
         return 2
     print(f"\n{report['title']} — scale {report['scale']}{' (' + report['note'] + ')' if report['note'] else ''}")
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        print(table(report).to_string(index=False))
+        print(table(report).drop(columns=["source"]).to_string(index=False))
+    print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(report["summary"].items()))
+          + "; " + ", ".join(f"{k} {v}" for k, v in report["flags"].items()))
     print(f"\nwritten: {path} and claims.csv")
     return 0
 

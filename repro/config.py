@@ -45,15 +45,31 @@ def load_paper_config(path: Path) -> dict:
     for name, scale in cfg["scales"].items():
         if name not in SCALES:
             raise ConfigError(f"{path}: scale {name!r} is not one of {', '.join(SCALES)}")
-        seeds = (scale or {}).get("seeds")
-        if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-            raise ConfigError(f"{path}: scales.{name}.seeds must be a non-empty list of integers")
+        _check_seeds(path, name, (scale or {}).get("seeds"))
         for exp in (scale.get("experiments") or {}):
             if exp not in cfg["experiments"]:
                 raise ConfigError(f"{path}: scales.{name}.experiments names unknown experiment {exp!r}; valid: "
                                   f"{', '.join(cfg['experiments'])}")
     cfg["_path"] = str(path)
     return cfg
+
+
+def _check_seeds(path, name, seeds) -> None:
+    """A list of seeds (a fixed design), or ``{min, max}`` with optional ``looks`` (adaptive: analysis/sequential.py)."""
+    where = f"{path}: scales.{name}.seeds"
+    if isinstance(seeds, list):
+        if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+            raise ConfigError(f"{where} must be a non-empty list of integers, or {{min: 3, max: 10}}")
+        return
+    if not isinstance(seeds, dict) or set(seeds) - {"min", "max", "looks"} or not {"min", "max"} <= set(seeds):
+        raise ConfigError(f"{where} must be a list of integers, or {{min: N, max: M}} (optional looks: [N, ..., M])")
+    lo, hi = seeds["min"], seeds["max"]
+    if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi):
+        raise ConfigError(f"{where}: min and max must be integers with 2 <= min <= max")
+    looks = seeds.get("looks")
+    if looks is not None and (not isinstance(looks, list) or not looks or looks[0] != lo or looks[-1] != hi
+                              or any(b <= a for a, b in zip(looks, looks[1:]))):
+        raise ConfigError(f"{where}.looks must rise strictly from min ({lo}) to max ({hi})")
 
 
 def _merge(base: dict, update: dict, where: str) -> dict:
@@ -148,7 +164,24 @@ def config_hash(cfg: dict) -> str:
     return hashlib.sha256(json.dumps(science, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def seeds(paper_cfg: dict, scale: str) -> list[int]:
+def seed_design(paper_cfg: dict, scale: str) -> dict:
+    """``{"seeds": every seed the scale may run, "looks": [numbers of seeds judged at], "adaptive": bool}``.
+    A list is one look at all its seeds; ``{min, max}`` runs seeds 0..max-1, the first ``min`` always and the rest
+    only while a claim is undecided (analysis/sequential.py)."""
     if scale not in paper_cfg["scales"]:
         raise ConfigError(f"unknown scale {scale!r}; valid: {', '.join(paper_cfg['scales'])}")
-    return list(paper_cfg["scales"][scale]["seeds"])
+    cfg = paper_cfg["scales"][scale]["seeds"]
+    if isinstance(cfg, list):
+        return {"seeds": list(cfg), "looks": [len(cfg)], "adaptive": False}
+    looks = list(cfg.get("looks") or [])
+    if not looks:
+        looks = [cfg["min"]]
+        while looks[-1] < cfg["max"]:
+            looks.append(min(2 * looks[-1], cfg["max"]))
+    return {"seeds": list(range(cfg["max"])), "looks": looks, "adaptive": len(looks) > 1}
+
+
+def seeds(paper_cfg: dict, scale: str) -> list[int]:
+    """The seeds every run of the scale trains (an adaptive design's first look)."""
+    d = seed_design(paper_cfg, scale)
+    return d["seeds"][:d["looks"][0]]

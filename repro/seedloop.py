@@ -9,7 +9,7 @@ final_params.msgpack (repro/export.py) and replaced by their sha256.
 Each seed is its own run (DESIGN.md, "A run"): results/<p>/runs/<experiment>/<scale>/seed<k>/ with metrics.json
 (written last), history.csv, config.yaml, the task's checkpoints and an MLflow run. A seed whose metrics.json exists
 with the same config is skipped; a seed with a different config is refused. When all seeds are done the experiment
-writes ``seeds.json`` beside them (the workflow's declared output, see workflows/paper.smk).
+writes ``seeds.json`` (``--marker``) beside them (the workflow's declared output, see workflows/paper.smk).
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ def run_seed(task, cfg: dict, chash: str, paper_dir: Path, seed: int, run_dir: P
 
 
 def run_experiment(paper_dir: Path, make_task, experiment: str, scale: str, seeds=None, overrides=None,
-                   track: bool = True, quiet: bool = False) -> dict:
+                   track: bool = True, quiet: bool = False, marker: str = "seeds.json") -> dict:
     paper_dir = Path(paper_dir)
     pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
     cfg = rconfig.resolve(pcfg, experiment, scale, overrides)
@@ -88,8 +88,8 @@ def run_experiment(paper_dir: Path, make_task, experiment: str, scale: str, seed
         if not quiet:
             shown = {k: m[k] for k in SUMMARY_KEYS if k in m} or {k: v for k, v in list(m.items())[:3]}
             print(f"{experiment} seed {seed}: {shown} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    marker = runio.run_dir(results, pcfg["paper"], experiment, scale, 0).parent / "seeds.json"
-    runio.write_json(marker, {"experiment": experiment, "scale": scale, "config_hash": chash,
+    where = runio.run_dir(results, pcfg["paper"], experiment, scale, 0).parent / marker
+    runio.write_json(where, {"experiment": experiment, "scale": scale, "config_hash": chash,
                               "seeds": {str(s): m for s, m in done.items()}})
     return done
 
@@ -101,11 +101,17 @@ def main(paper_dir: Path, make_task, argv=None) -> int:
     p.add_argument("--seeds", help="comma-separated seeds (default: the scale's seeds from config.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument("--marker", default="seeds.json",
+                   help="the file written beside the seeds when all are done (the workflow's output; an adaptive "
+                        "design's later looks write seeds.<n>.json)")
     args = p.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    if "/" in args.marker or not args.marker.endswith(".json"):
+        print(f"error: --marker {args.marker!r} must be a file name ending in .json", file=sys.stderr)
+        return 2
     try:
         run_experiment(paper_dir, make_task, args.experiment, args.scale, seeds, args.overrides,
-                       track=not args.no_track)
+                       track=not args.no_track, marker=args.marker)
     except (rconfig.ConfigError, CheckpointError, tracking.TrackingError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -73,3 +73,45 @@ def test_duplicate_ids_and_empty_files_are_refused(tmp_path):
     (tmp_path / "broken.yaml").write_text("claims: [\n")
     with pytest.raises(ClaimsError, match="not valid YAML"):
         load_claims(tmp_path / "broken.yaml")
+
+
+@pytest.mark.parametrize("mutate,field", [
+    (lambda c: c["rule"].pop("basis"), "rule.basis"),
+    (lambda c: c["rule"]["basis"].pop("tolerance"), "rule.basis.tolerance"),
+    (lambda c: c["rule"]["basis"].update(tolerance="vibes: felt right"), "rule.basis.tolerance"),
+    (lambda c: c["rule"]["basis"].update(tolerance="our choice:"), "rule.basis.tolerance"),   # no reason given
+    (lambda c: c["rule"]["basis"].update(margin="paper: T1"), "rule.basis.margin"),            # names no number
+    (lambda c: c["rule"]["basis"].update(reported="direction: up"), "rule.basis.reported"),    # 97 is no direction
+    (lambda c: c.update(metric="loss"), "metric"),                                             # range not declared
+])
+def test_every_number_says_where_it_comes_from(tmp_path, mutate, field):
+    data = copy.deepcopy(REAL)
+    mutate(data["claims"][1])
+    path = write(tmp_path, data)
+    with pytest.raises(ClaimsError) as err:
+        load_claims(path, EXPS)
+    assert data["claims"][1]["id"] in str(err.value) and f"field '{field}'" in str(err.value)
+
+
+@pytest.mark.parametrize("metrics", [None, {"accuracy": {"range": [100, 0]}}, {"accuracy": {"range": [0]}},
+                                     {"accuracy": {}}])
+def test_metric_ranges_are_declared_and_sane(tmp_path, metrics):
+    data = copy.deepcopy(REAL)
+    data["metrics"] = metrics
+    with pytest.raises(ClaimsError, match="metrics"):
+        load_claims(write(tmp_path, data), EXPS)
+
+
+def test_every_papers_claims_file_says_whose_targets_they_are():
+    from analysis.claims import BASIS_FIELDS, basis_kind, target_basis
+    from repro.config import load_paper_config
+    for paper in ("mamba", "gnn", "sae", "moe"):
+        cfg = load_paper_config(f"papers/{paper}/config.yaml")
+        data = load_claims(f"papers/{paper}/claims.yaml", list(cfg["experiments"]))
+        for c in data["claims"]:
+            rule = c["rule"]
+            assert all(f in rule["basis"] for f in BASIS_FIELDS if f in rule), c["id"]
+            assert target_basis(rule) in ("paper", "paper, our band", "our choice")
+            for f, text in rule["basis"].items():
+                if basis_kind(text) == "direction":
+                    assert rule[f] == 0, c["id"]

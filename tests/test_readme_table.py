@@ -19,7 +19,17 @@ def test_table_is_rewritten_from_claims_json(tmp_path):
               "git_dirty": "false", "runs_git": {"fedcba9876543": "false"},
               "claims": [{"id": "c1", "source": "Table 1", "kind": "value", "verdict": "reproduced", "reason": "ok",
                           "rule": {"kind": "value", "reported": 97.0, "tolerance": 3.0},
-                          "reproduced": {"mean": 96.5, "std": 0.5, "n": 3, "ci_low": 95.3, "ci_high": 97.7}}]}
+                          "target": "paper, our band", "fragile": True, "margin": 0.2,
+                          "rule_status": {"after_runs": True}, "sequential": {"n_seeds": 3},
+                          "reproduced": {"mean": 96.5, "std": 0.5, "n": 3, "ci_low": 95.3, "ci_high": 97.7}},
+                         {"id": "c2", "source": "Table 2", "kind": "value", "verdict": "reproduced", "reason": "ok",
+                          "rule": {"kind": "value", "reported": 1.0, "tolerance": 0.05}, "target": "paper",
+                          "reproduced": {"mean": 0.95, "std": 0.004, "n": 3, "ci_low": 0.951, "ci_high": 0.953}},
+                         {"id": "c3", "source": "Table 3", "kind": "ordering", "verdict": "holds", "reason": "ok",
+                          "rule": {"kind": "ordering", "better": ["moe"], "worse": ["dense"], "margin": 0.0,
+                                   "higher_is_better": False}, "target": "paper",
+                          "reproduced": {"gap": 0.1, "ci_low": 0.05, "ci_high": 0.15}}],
+              "summary": {"reproduced": 2, "holds": 1}, "flags": {"fragile": 1}}
     (results / "mamba").mkdir(parents=True)
     (results / "mamba" / "claims.json").write_text(json.dumps(report))
     diag = results / "mamba" / "diagnostics" / "long" / "seed0"
@@ -31,8 +41,12 @@ def test_table_is_rewritten_from_claims_json(tmp_path):
     (diag / "config.yaml").write_text(json.dumps(cfg))
     assert readme_table.main([str(paper), "--results", str(results)]) == 0
     text = (paper / "README.md").read_text()
-    assert "old" not in text and text.startswith("intro") and text.endswith("end\n")
-    assert "| c1 | Table 1 | 97 | 96.5 ± 0.5 (n=3) | [95.3, 97.7] | reproduced |" in text
+    assert "\nold\n" not in text and text.startswith("intro") and text.endswith("end\n")
+    assert ("| c1 | Table 1 | paper, our band | 97.0; band ± 3 | 96.5 ± 0.5 | [95.3, 97.7] | 3 | reproduced | "
+            "fragile, rule changed after its runs |") in text
+    assert "| 0.950 ± 0.004 |" in text                                   # digits enough to show the difference
+    assert "| moe < dense (lower is better) |" in text                   # the right way round
+    assert "Verdicts: holds 1, reproduced 2; fragile 1." in text
     assert "`fedcba9876`" in text and "`abc1234567`" in text
     assert "| long | s4-no-gate | cpu | task.seq_len=256 | 0 | 42.0 | 8000 | `0123456789` |" in text
 

@@ -6,6 +6,7 @@ import pytest
 from analysis.verify import MissingRunError, verify, write
 from repro import export, runio
 
+BASIS = "{reported: 'paper: T1', tolerance: 'our choice: a test'}"
 VALUES = {"s4-no-gate": [18.0, 18.5, 18.2], "s6-no-gate": [96.0, 97.5, 97.0],
           "s4-mamba": [70.0, 71.0, 69.0], "s6-mamba": [99.7, 99.8, 99.9]}
 
@@ -58,7 +59,12 @@ def test_verdicts_from_runs(tmp_path, monkeypatch):
     assert report["runs_git"] == {"c0ffee": "false"} and report["evidence"] is True
     path = write(report, tmp_path)
     saved = json.loads(path.read_text())
-    assert saved["claims"][0]["reproduced"]["values"] == VALUES["s4-no-gate"]
+    assert saved["claims"][0]["reproduced"]["values"] == {"0": 18.0, "1": 18.5, "2": 18.2}
+    assert saved["claims"][0]["values"] == {"s4-no-gate": {"0": 18.0, "1": 18.5, "2": 18.2}}
+    order = next(c for c in saved["claims"] if c["id"] == "selection-matters-more-than-architecture")
+    assert set(order["values"]) == set(VALUES) and order["sequential"]["n_seeds"] == 3
+    assert order["target"] == "our choice" and order["rule_status"]["run_commits"] == ["c0ffee"]
+    assert saved["claims"][0]["target"] == "paper, our band"
     assert "deviation" in saved["claims"][0] and "scatter region 64" in saved["claims"][0]["deviation"]
     assert (tmp_path / "mamba" / "claims.csv").read_text().count("\n") == 35
 
@@ -78,13 +84,13 @@ def test_claims_on_data_that_cannot_be_fetched_are_not_run_with_the_reason(tmp_p
         "experiments: {synthetic: {}, pubmed: {data: {registry: planetoid-pubmed}}}\n"
         "scales: {cpu: {seeds: [0, 1]}}\n")
     (paper / "claims.yaml").write_text(
-        "paper: {title: T}\nclaims:\n"
+        "paper: {title: T}\nmetrics: {acc: {range: [0, 100]}}\nclaims:\n"
         "  - {id: a, statement: s, source: T1, metric: acc, experiments: [synthetic],"
-        " rule: {kind: value, reported: 1.0, tolerance: 0.5}}\n"
+        f" rule: {{kind: value, reported: 1.0, tolerance: 0.5, basis: {BASIS}}}}}\n"
         "  - {id: b, statement: s, source: T1, metric: acc, experiments: [pubmed],"
-        " rule: {kind: value, reported: 1.0, tolerance: 0.5}}\n"
+        f" rule: {{kind: value, reported: 1.0, tolerance: 0.5, basis: {BASIS}}}}}\n"
         "  - {id: c, statement: s, source: T1, metric: acc,"
-        " rule: {kind: ordering, better: [pubmed], worse: [synthetic], margin: 0.0}}\n")
+        " rule: {kind: ordering, better: [pubmed], worse: [synthetic], margin: 0.0, basis: {margin: 'direction: T1'}}}\n")
     results = tmp_path / "results"
     for seed in (0, 1):
         d = runio.run_dir(results, "p", "synthetic", "cpu", seed)
@@ -105,11 +111,11 @@ def test_a_metric_a_run_could_not_measure_makes_its_claims_not_run_with_the_runs
         "paper: p\nbase: {train: {steps: 1, log_every: 1}}\nexperiments: {mha: {}}\n"
         "scales: {cpu: {seeds: [0, 1, 2]}}\n")
     (paper / "claims.yaml").write_text(
-        "paper: {title: T}\nclaims:\n"
+        "paper: {title: T}\nmetrics: {acc_512: {range: [0, 100]}, acc_65536: {range: [0, 100]}}\nclaims:\n"
         "  - {id: short, statement: s, source: T2, metric: acc_512, experiments: [mha],"
-        " rule: {kind: value, reported: 58.6, tolerance: 5}}\n"
+        f" rule: {{kind: value, reported: 58.6, tolerance: 5, basis: {BASIS}}}}}\n"
         "  - {id: long, statement: s, source: T2, metric: acc_65536, experiments: [mha],"
-        " rule: {kind: value, reported: 8.0, tolerance: 5}}\n")
+        f" rule: {{kind: value, reported: 8.0, tolerance: 5, basis: {BASIS}}}}}\n")
     results = tmp_path / "results"
     for seed, acc in ((0, 58.0), (1, 58.5), (2, 58.2)):
         d = runio.run_dir(results, "p", "mha", "cpu", seed)
@@ -165,13 +171,13 @@ def test_each_claim_records_the_mlflow_runs_behind_its_number(tmp_path, monkeypa
         "paper: p\nbase: {train: {steps: 1, log_every: 1}}\nexperiments: {a: {}, b: {}}\n"
         "scales: {cpu: {seeds: [0, 1]}}\n")
     (paper / "claims.yaml").write_text(
-        "paper: {title: T}\nclaims:\n"
+        "paper: {title: T}\nmetrics: {acc: {range: [0, null]}}\nclaims:\n"
         "  - {id: one, statement: s, source: T1, metric: acc, experiments: [a],"
-        " rule: {kind: value, reported: 1.0, tolerance: 0.5}}\n"
+        f" rule: {{kind: value, reported: 1.0, tolerance: 0.5, basis: {BASIS}}}}}\n"
         "  - {id: two, statement: s, source: T1, metric: acc,"
-        " rule: {kind: ordering, better: [a], worse: [b], margin: 0.0}}\n"
+        " rule: {kind: ordering, better: [a], worse: [b], margin: 0.0, basis: {margin: 'direction: T1'}}}\n"
         "  - {id: three, statement: s, source: T1, metric: acc, experiments: [a], not_run: needs a GPU,"
-        " rule: {kind: value, reported: 1.0, tolerance: 0.5}}\n")
+        f" rule: {{kind: value, reported: 1.0, tolerance: 0.5, basis: {BASIS}}}}}\n")
     results = tmp_path / "results"
     monkeypatch.setenv("REPRO_RESULTS", str(results))
     monkeypatch.setenv("REPRO_TRACKING", "on")

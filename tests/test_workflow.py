@@ -58,7 +58,7 @@ def test_bare_command_runs_the_smoke_workflow_and_writes_verdicts(workdir, monke
     assert all(v in ("reproduced", "holds", "not reproduced", "inconclusive", "not run") for v in verdicts.values())
     value = next(c for c in report["claims"] if c["id"] == "selective-copying-s6-mamba")
     run_metrics = json.loads((workdir / "results/mamba/runs/s6-mamba/smoke/seed0/metrics.json").read_text())
-    assert value["reproduced"]["values"] == [run_metrics["accuracy"]]  # the verdict comes from the run
+    assert value["reproduced"]["values"] == {"0": run_metrics["accuracy"]}  # the verdict comes from the run
     assert (workdir / "results/mamba/claims.csv").exists()
     assert "selective-copying-s6-mamba" in r.stdout + r.stderr  # the table is printed
     # every run and every claim is in MLflow
@@ -99,10 +99,10 @@ def test_gnn_smoke_workflow_fetches_data_trains_and_judges(workdir):
     assert verdicts["gcn-pubmed"]["verdict"] == "not run" and "--record" in verdicts["gcn-pubmed"]["reason"]
     assert verdicts["gin-mutag"]["verdict"] == "not run"
     run = json.loads((workdir / "results/gnn/runs/gcn-cora/smoke/seed0/metrics.json").read_text())
-    assert verdicts["gcn-cora"]["reproduced"]["values"] == [run["test_accuracy"]]
-    assert verdicts["sum-separates-figure3"]["reproduced"]["values"] == [100.0]
-    assert verdicts["max-fails-figure3"]["reproduced"]["values"] == [0.0]
-    assert verdicts["csl-chance"]["reproduced"]["values"] == [10.0]
+    assert verdicts["gcn-cora"]["reproduced"]["values"] == {"0": run["test_accuracy"]}
+    assert verdicts["sum-separates-figure3"]["reproduced"]["values"] == {"0": 100.0}
+    assert verdicts["max-fails-figure3"]["reproduced"]["values"] == {"0": 0.0}
+    assert verdicts["csl-chance"]["reproduced"]["values"] == {"0": 10.0}
     assert (workdir / "results/gnn/runs/gat-cora/smoke/seeds.json").exists()
     assert "skipping gcn-pubmed" in r.stderr
     # a `dvc pull` restores files with new modification times: a newer data marker must not retrain anything
@@ -132,7 +132,8 @@ def test_sae_smoke_workflow_orders_dependent_jobs_draws_figures_and_judges(workd
     matched = json.loads((runs / "lm-relu-at-topk-k16/smoke/seed0/metrics.json").read_text())
     assert matched["fvu"] == pytest.approx(frontier_at(*zip(*sweep), lm_sae["l0"])[0])
     per = by_id["topk-beats-relu-lm-k16"]["reproduced"]["per_experiment"]
-    assert per["lm-relu-at-topk-k16"]["values"] == [matched["fvu"]] and per["lm-topk-k16"]["values"] == [lm_sae["fvu"]]
+    assert per["lm-relu-at-topk-k16"]["values"] == {"0": matched["fvu"]}
+    assert per["lm-topk-k16"]["values"] == {"0": lm_sae["fvu"]}
     for name in ("recovery_vs_l1", "l0_fvu_frontier", "superposition"):
         assert (workdir / f"results/sae/figures/{name}.smoke.png").stat().st_size > 10_000
 
@@ -152,7 +153,7 @@ def test_moe_smoke_workflow_trains_measures_and_judges(workdir):
     dropless = json.loads((runs / "switch-e8-dropless/smoke/seed0/metrics.json").read_text())
     assert dropless["val_dropped"] == 0.0 and 0.0 <= e8["val_dropped"] < 1.0
     per = {c["id"]: c for c in report["claims"]}
-    assert per["e8-beats-dense"]["reproduced"]["per_experiment"]["dense"]["values"] == [dense["val_loss"]]
+    assert per["e8-beats-dense"]["reproduced"]["per_experiment"]["dense"]["values"] == {"0": dense["val_loss"]}
     for name in ("val_loss_curves", "expert_load", "capacity"):
         assert (workdir / f"results/moe/figures/{name}.smoke.png").stat().st_size > 10_000
 

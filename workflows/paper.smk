@@ -6,13 +6,18 @@
 # Experiments whose data set can be neither found nor fetched with a recorded checksum are left out; their claims
 # say `not run` with the reason.
 #
+# Adaptive seeds (a scale's `seeds: {min, max}`, analysis/sequential.py): every experiment runs the first look's
+# seeds; the `seed_plan` checkpoint judges the claims at each look and schedules more seeds for the experiments of
+# the claims still undecided, look by look, up to `max`. A list of seeds is a single look.
+#
 #   config: scale=smoke|cpu|full (default cpu); set="train.steps=100 model.d_model=32" (overrides every run)
+import json
 import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.main_snakefile).parent))
-from repro.config import load_paper_config, resolve, seeds as scale_seeds  # noqa: E402
+from repro.config import load_paper_config, resolve, seed_design  # noqa: E402
 from repro.data import blocked_experiments  # noqa: E402
 
 PY = sys.executable
@@ -22,7 +27,9 @@ BLOCKED = blocked_experiments(_PCFG, SCALE)
 for _e, _why in BLOCKED.items():
     print(f"{PAPER}: skipping {_e}: {_why}", file=sys.stderr)
 EXPERIMENTS = [e for e in _PCFG["experiments"] if e not in BLOCKED]
-SEEDS = scale_seeds(_PCFG, SCALE)
+DESIGN = seed_design(_PCFG, SCALE)
+LOOKS = DESIGN["looks"]
+SEEDS = DESIGN["seeds"][:LOOKS[0]]
 _RESOLVED = {e: resolve(_PCFG, e, SCALE) for e in EXPERIMENTS}
 DATA = {e: (c.get("data") or {}).get("registry") for e, c in _RESOLVED.items()}
 # `needs: [experiments]` in an experiment's config: it reads those experiments' finished runs (same seeds)
@@ -43,7 +50,8 @@ def data_input(wildcards):
     name = DATA.get(wildcards.experiment)
     data = [f"data/{name}/.fetched"] if name else []
     if PER_EXPERIMENT:
-        needed = [f"results/{PAPER}/runs/{x}/{wildcards.scale}/seeds.json" for x in NEEDS[wildcards.experiment]]
+        name = f"seeds.{wildcards.n}.json" if "n" in wildcards.keys() else "seeds.json"
+        needed = [f"results/{PAPER}/runs/{x}/{wildcards.scale}/{name}" for x in NEEDS[wildcards.experiment]]
     else:
         needed = [f"results/{PAPER}/runs/{x}/{wildcards.scale}/seed{wildcards.seed}/metrics.json"
                   for x in NEEDS[wildcards.experiment]]
@@ -69,6 +77,20 @@ if PER_EXPERIMENT:
             f"--scale {{wildcards.scale}} --seeds {{params.seeds}} {SET_ARGS} > {{log}} 2>&1"
 
 
+    # a later look of an adaptive design: the first n seeds (those already done are skipped)
+    rule train_more_seeds:
+        input: data_input, f"results/{PAPER}/runs/{{experiment}}/{{scale}}/seeds.json"
+        output: f"results/{PAPER}/runs/{{experiment}}/{{scale}}/seeds.{{n}}.json"
+        log: f"results/{PAPER}/logs/{{experiment}}.{{scale}}.upto{{n}}.log"
+        params: seeds=lambda w: ",".join(map(str, DESIGN["seeds"][:int(w.n)]))
+        wildcard_constraints:
+            experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full", n=r"\d+"
+        shell:
+            f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
+            f"--scale {{wildcards.scale}} --seeds {{params.seeds}} --marker seeds.{{wildcards.n}}.json {SET_ARGS} "
+            f"> {{log}} 2>&1"
+
+
 else:
     rule train:
         input: data_input
@@ -81,11 +103,38 @@ else:
             f"--scale {{wildcards.scale}} --seed {{wildcards.seed}} {SET_ARGS} > {{log}} 2>&1"
 
 
+def runs_at(experiments, n):
+    """The files that say these experiments have run their first n seeds."""
+    if PER_EXPERIMENT:
+        name = "seeds.json" if n == LOOKS[0] else f"seeds.{n}.json"
+        return [f"results/{PAPER}/runs/{e}/{SCALE}/{name}" for e in experiments]
+    return [f"results/{PAPER}/runs/{e}/{SCALE}/seed{s}/metrics.json" for e in experiments for s in DESIGN["seeds"][:n]]
+
+
+def plan_input(wildcards):
+    """Look 0 needs every experiment's first seeds; look k the seeds that look k-1 asked for."""
+    k = int(wildcards.k)
+    if k == 0:
+        return runs_at(EXPERIMENTS, LOOKS[0])
+    previous = checkpoints.seed_plan.get(k=str(k - 1)).output[0]
+    with open(previous) as f:
+        wanted = json.load(f)["experiments"]
+    return [previous] + runs_at(wanted, LOOKS[k])
+
+
+checkpoint seed_plan:
+    input: plan_input
+    output: f"results/{PAPER}/plan/{SCALE}/look{{k}}.json"
+    wildcard_constraints:
+        k=r"\d+"
+    localrule: True
+    shell:
+        f"{PY} -m analysis.seed_plan {PAPER_DIR} --scale {SCALE} --look {{wildcards.k}} --out {{output}}"
+
+
 rule verify:
     input:
-        expand(f"results/{PAPER}/runs/{{experiment}}/{SCALE}/seeds.json", experiment=EXPERIMENTS) if PER_EXPERIMENT
-        else expand(f"results/{PAPER}/runs/{{experiment}}/{SCALE}/seed{{seed}}/metrics.json",
-                    experiment=EXPERIMENTS, seed=SEEDS),
+        plan=f"results/{PAPER}/plan/{SCALE}/look{len(LOOKS) - 1}.json",
         claims=f"{PAPER_DIR}/claims.yaml",
         # a paper's figures (REPORT_FILES, drawn by its own rule) are made before the verdicts
         report=globals().get("REPORT_FILES", []),
