@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis import verdicts as v
-from analysis.sequential import spending
+from analysis.sequential import levels
 
 SIMS = 40_000
 NS = (3, 5, 10, 20)
@@ -65,11 +65,21 @@ def sequential_value_rates(true_mean, half_band, looks, alpha=v.ALPHA, sims=SIMS
     """The value rule under the group-sequential design: the first look that decides gives the verdict."""
     x = _draw(np.random.default_rng(seed), sims, looks[-1], true_mean)
     final = np.zeros(sims, dtype=int)
-    for n, a in zip(looks, spending(looks, alpha)):
+    for n, a in zip(looks, levels(looks, alpha)):
         code = v.value_core(*v.sample_stats(x[:, :n]), -half_band, half_band, a)[0]
         final = np.where(final == v.UNDECIDED, code, final)
     out = _rates(final)
     return out
+
+
+def sequential_bound_rates(true_mean, looks, alpha=v.ALPHA, sims=SIMS, seed=0) -> dict:
+    """"The mean lies above 0" (a bound, a one-pair ordering's paired gap, a per-seed slope) under the design."""
+    x = _draw(np.random.default_rng(seed), sims, looks[-1], true_mean)
+    final = np.zeros(sims, dtype=int)
+    for n, a in zip(looks, levels(looks, alpha)):
+        code = v.one_sided_core(*v.sample_stats(x[:, :n]), 0.0, a)[0]
+        final = np.where(final == v.UNDECIDED, code, final)
+    return _rates(final)
 
 
 def _rates(code) -> dict:
@@ -114,7 +124,9 @@ def error_table() -> str:
                     f"| {ordering_rates(0.5, 0.5, n, seed_sd=3.0)['positive']:.3f} | {bound_rates(0.0, n)['positive']:.3f} "
                     f"| {trend_rates(0.0, n)['positive']:.3f} |")
     rows.append(f"| sequential {seq} | {sequential_value_rates(1.0, 1.0, seq)['positive']:.3f} | "
-                f"{sequential_value_rates(0.0, 0.1, seq)['negative']:.3f} | | | |")
+                f"{sequential_value_rates(0.0, 0.1, seq)['negative']:.3f} | "
+                f"{sequential_bound_rates(0.0, seq)['positive']:.3f} | {sequential_bound_rates(0.0, seq)['positive']:.3f} | "
+                f"{sequential_bound_rates(0.0, seq)['positive']:.3f} |")
     return "\n".join(rows)
 
 

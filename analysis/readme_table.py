@@ -52,7 +52,8 @@ def render(report: dict, results_path: str, wall: str = "") -> str:
               + ("; " + ", ".join(f"{k} {v}" for k, v in flags.items()) if flags else "") + ".")
     source = report.get("rejudged_from")
     if source:
-        counts += (f" Re-judged from the per-seed values recorded in `{source['file']}` (verified at commit "
+        counts += (f" Re-judged from the per-seed values recorded in `{source['file']}` as committed at "
+                   f"`{(source.get('file_commit') or 'uncommitted')[:10]}` (verified at commit "
                    f"`{(source.get('verified_at_commit') or 'unknown')[:10]}`), not from the runs themselves.")
     return "\n".join([meta, "", counts, "", legend, "", *lines, "", "Why each verdict:", "", *reasons])
 
@@ -148,7 +149,8 @@ def main(argv=None) -> int:
         diag = render_diagnostics(args.paper_dir, results)
         text = re.sub(re.escape(DIAG_START) + ".*?" + re.escape(DIAG_END), lambda _: f"{DIAG_START}\n{diag}\n{DIAG_END}",
                       text, flags=re.S)
-    if EXP_START in text and EXP_END in text:
+    runs_here = any((results / paper / "runs").glob(f"*/{report['scale']}/seed*/metrics.json"))
+    if EXP_START in text and EXP_END in text and runs_here:  # (without runs on disk the block keeps what it says)
         exp = render_experiments(args.paper_dir, results, report["scale"])
         text = re.sub(re.escape(EXP_START) + ".*?" + re.escape(EXP_END), lambda _: f"{EXP_START}\n{exp}\n{EXP_END}",
                       text, flags=re.S)

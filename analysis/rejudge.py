@@ -91,11 +91,30 @@ def rejudge(paper_dir: Path, scale: str, source_file: Path) -> dict:
     if old.get("scale") != scale:
         raise rconfig.ConfigError(f"{source_file} holds scale {old.get('scale')!r} verdicts, not {scale!r}")
     report = V.verify(paper_dir, scale, source=Recorded(old, Path(paper_dir), scale))
-    report["rejudged_from"] = {"file": str(source_file), "verified_at_commit": old.get("git_commit"),
+    report["rejudged_from"] = {"file": _relative(source_file), "file_commit": _last_commit(source_file),
+                               "verified_at_commit": old.get("git_commit"),
                                "verified": old.get("verified"),
                                "note": "re-judged from the per-seed values this file recorded; the runs were not "
                                        "read again"}
     return report
+
+
+def _relative(path: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(tracking.REPO).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _last_commit(path: Path) -> str | None:
+    """The commit that last wrote the file read (None when it is not committed as it is)."""
+    import subprocess
+    p = Path(path).resolve()
+    run = lambda *a: subprocess.run(["git", *a], cwd=p.parent, capture_output=True, text=True)  # noqa: E731
+    if run("diff", "--quiet", "HEAD", "--", p.name).returncode != 0:
+        return None
+    out = run("log", "-1", "--format=%H", "--", p.name)
+    return out.stdout.strip() or None
 
 
 def main(argv=None) -> int:

@@ -44,6 +44,10 @@ def test_the_sequential_design_keeps_both_error_rates(looks):
     assert cal.sequential_value_rates(1.0, 1.0, looks)["positive"] <= LIMIT
     assert cal.sequential_value_rates(0.0, 0.1, looks)["negative"] <= LIMIT
     assert cal.sequential_value_rates(0.0, 0.0, looks)["negative"] <= LIMIT
+    assert cal.sequential_value_rates(11.0, 10.0, looks)["positive"] <= LIMIT          # wide band: one-sided edge
+    for edge in (0.0, 0.02):
+        assert cal.sequential_bound_rates(edge * -1, looks)["positive"] <= LIMIT      # on (or just past) the bound
+        assert cal.sequential_bound_rates(edge, looks)["negative"] <= LIMIT
 
 
 def test_pairing_finds_a_difference_a_shared_seed_effect_hides_from_an_unpaired_test():
