@@ -121,3 +121,23 @@ def test_every_judged_claim_has_a_figure_trends_included(tmp_path):
     assert dashboard.main(["--results", str(tmp_path)]) == 0
     figures = {f"{f.parent.name}/{f.stem}" for f in (tmp_path / "dashboard" / "figures").glob("*/*.png")}
     assert figures == {f"{r['paper']}/{c['id']}" for r in reports for c in r["claims"] if c.get("reproduced")}
+
+
+def test_a_row_says_whose_target_it_is_and_flags_fragile_and_late_rules(tmp_path):
+    """The committed Mamba verdicts, with one claim marked fragile and one whose rule changed after its runs."""
+    _copy_results(tmp_path, papers=("mamba",))
+    path = tmp_path / "mamba" / "claims.json"
+    report = json.loads(path.read_text())
+    judged = [c for c in report["claims"] if c["verdict"] not in ("not run", "inconclusive")]
+    judged[0].update(fragile=True, margin=0.01)
+    judged[1]["rule_status"] = {"after_runs": True, "rule_commit": "0123456789abcdef"}
+    path.write_text(json.dumps(report))
+    assert dashboard.main(["--results", str(tmp_path)]) == 0
+    page = (tmp_path / "dashboard" / "index.html").read_text()
+    rows = page.split('<tr class="claim"')[1:]
+    row0 = next(r for r in rows if f"<code>{judged[0]['id']}</code>" in r)
+    row1 = next(r for r in rows if f"<code>{judged[1]['id']}</code>" in r)
+    assert "fragile (margin 0.01)" in row0 and "rule changed after its runs (rule at 0123456789)" in row1
+    assert "paper, our band" in row0 and "seeds: decided" in row0
+    order = next(r for r in rows if "selection-matters-more-than-architecture" in r)
+    assert "our choice" in order and "by more than 20" in order
