@@ -19,7 +19,7 @@ from analysis import curves
 from analysis import rule_history
 from analysis.claims import ClaimsError, experiments_of, load_claims, metric_range, our_choices, target_basis
 from analysis.sequential import judge_sequential
-from analysis.verdicts import ALPHA, NOT_RUN
+from analysis.verdicts import ALPHA, NOT_RUN, value_band
 from repro import config as rconfig
 from repro import export, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
@@ -239,7 +239,8 @@ def reported_text(rule: dict) -> str:
     d = digits(rule)
     kind = rule["kind"]
     if kind == "value":
-        band = max(float(rule["tolerance"]), 2.0 * float(rule.get("reported_spread", 0.0)))
+        lo, hi = value_band(rule)
+        band = (hi - lo) / 2
         return (f"{rule['reported']:.{d}f}" + (f" ± {rule['reported_spread']:g} (paper's std)"
                                                 if "reported_spread" in rule else "") + f"; band ± {band:g}")
     if kind == "bound":
@@ -254,7 +255,7 @@ def reported_text(rule: dict) -> str:
             else f"{what} {rule['expected']:g} ± {rule['tolerance']:g}")
 
 
-def flags(r: dict) -> str:
+def flag_text(r: dict) -> str:
     out = []
     if r.get("fragile"):
         out.append("fragile")
@@ -279,7 +280,7 @@ def table(report: dict) -> pd.DataFrame:
         n = (r.get("sequential") or {}).get("n_seeds", "")
         rows.append({"claim": r["id"], "source": r["source"], "target": r.get("target", ""),
                      "reported": reported_text(rule), "ours": ours, "90% CI": ci, "seeds": n, "verdict": r["verdict"],
-                     "flags": flags(r)})
+                     "flags": flag_text(r)})
     return pd.DataFrame(rows)
 
 
