@@ -17,6 +17,7 @@ $(STAMP): requirements.lock
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -r requirements.lock
+	@$(VENV)/bin/python -m analysis.dvc_plots >/dev/null   # `dvc plots show`'s page template, Vega inlined (offline)
 	@rm -f $(VENV)/.installed-* && touch $@
 
 $(PAPER_TARGETS): papers/%: $(STAMP)
@@ -45,7 +46,7 @@ bench-gnn: $(STAMP) .venv-pyg/.installed
 bench-sae: $(STAMP) .venv-saelens/.installed
 	$(VENV)/bin/python benchmarks/bench_sae.py $(ARGS)
 
-# Rewrite the verdict table in papers/<p>/README.md from results/<p>/claims.json
+# Rewrite the verdict table in papers/<p>/README.md from results/<p>/cpu/claims.json
 readme: $(STAMP)
 	for p in $(PAPERS); do $(VENV)/bin/python -m analysis.readme_table papers/$$p; done
 

@@ -4,14 +4,22 @@ import sys
 
 from snakemake.utils import min_version
 
+from repro import preflight
+
 min_version("9.0")
+preflight.checked(preflight.check_config, config)     # unknown --config keys, a bad scale: one line, before any job
 config.setdefault("scale", "cpu")
 
 PAPERS = ["mamba", "gnn", "sae", "moe"]
 
 
+def verdicts(paper):
+    """A paper's verdicts at this scale: asking for claims.json too remakes a deleted one (from the runs present)."""
+    return [f"results/{paper}/{config['scale']}/claims.json", f"results/{paper}/{config['scale']}/.verified"]
+
+
 rule all:
-    input: [f"results/{p}/.verified.{config['scale']}" for p in PAPERS], "results/dashboard/index.html"
+    input: [f for p in PAPERS for f in verdicts(p)], "results/dashboard/index.html"
     localrule: True
 
 
@@ -50,21 +58,31 @@ module moe:
 use rule * from moe as moe_*
 
 
-# One static page with every paper's claims (analysis/dashboard.py), built after every paper at this scale is
-# verified: `snakemake dashboard` (part of the default target). `--config compare=REF` (a results directory or a git
-# revision, e.g. HEAD) adds what changed against REF. `python -m analysis.dashboard` draws the page from the verdicts
-# present now without running anything. The page and the claim figures are `snakemake --report` items.
+# One static page with every paper's claims (analysis/dashboard.py). `snakemake dashboard` draws it from the verdicts
+# present now (results/<p>/<scale>/claims.json: the committed ones on a fresh clone) and runs nothing else; `snakemake
+# all` builds every paper's verdicts at this scale first, then the page. `--config compare=REF` (a results directory
+# or a git revision, e.g. HEAD) adds what changed against REF. The page and the claim figures are `snakemake --report`
+# items of `all`.
+DASHBOARD = f"{sys.executable} -m analysis.dashboard --out results/dashboard/index.html" + (
+    f" --compare {config['compare']}" if config.get("compare") else "")
+
+
 rule dashboard:
-    input: [f"results/{p}/.verified.{config['scale']}" for p in PAPERS]
+    # no output: a rule without one runs whenever it is asked for, and asks for nothing upstream
+    localrule: True
+    shell: DASHBOARD
+
+
+rule dashboard_page:
+    input: [f for p in PAPERS for f in verdicts(p)]
     output:
         page=report("results/dashboard/index.html", category="Dashboard",
                     caption="workflows/report/dashboard.rst"),
         figures=report(directory("results/dashboard/figures"), patterns=["{paper}/{claim}.png"],
                        category="Claim figures", subcategory="{paper}", labels={"paper": "{paper}", "claim": "{claim}"},
                        caption="workflows/report/claim_figure.rst"),
-    params: compare=f"--compare {config['compare']}" if config.get("compare") else ""
     localrule: True
-    shell: "{sys.executable} -m analysis.dashboard --out {output.page} {params.compare}"
+    shell: DASHBOARD
 
 
 # `snakemake papers/mamba` would otherwise name a file (the code folder): rules with these exact names win.
@@ -72,5 +90,15 @@ for _p in PAPERS:
     for _name in (f"papers/{_p}", f"papers/{_p}/"):
         rule:
             name: _name
-            input: f"results/{_p}/.verified.{config['scale']}"
+            input: verdicts(_p)
             localrule: True
+
+
+# `snakemake papers/<typo>`: refused while the DAG is built (also under -n), naming the papers
+rule:
+    name: "unknown_paper"
+    input: lambda w: preflight.checked(preflight.unknown_paper, w.name, PAPERS)
+    output: "papers/{name}"
+    localrule: True
+    wildcard_constraints:
+        name=r"(?!(" + "|".join(PAPERS) + r")/?$)[^/]+/?"

@@ -2,8 +2,8 @@
 
     python -m analysis.compare REF [--results results]
 
-REF is a results directory (holding <paper>/claims.json) or a git revision whose committed results/<p>/claims.json
-are read with ``git show`` (e.g. ``HEAD``: compare a smoke or re-run in the working tree with the committed
+REF is a results directory (holding <paper>/<scale>/claims.json) or a git revision whose committed
+results/<p>/<scale>/claims.json are read with ``git show`` (e.g. ``HEAD``: compare a smoke or re-run in the working tree with the committed
 verdicts). The dashboard shows the same comparison (``python -m analysis.dashboard --compare REF``).
 """
 from __future__ import annotations
@@ -17,35 +17,38 @@ from pathlib import Path
 
 import pandas as pd
 
-from repro import tracking
+from repro import runio, tracking
 
 
 class CompareError(ValueError):
     pass
 
 
-def load_set(ref: str | Path) -> dict:
-    """{paper: claims.json report} from a directory or a git revision."""
+def load_set(ref: str | Path, scale: str | None = None) -> dict:
+    """{paper: claims.json report} from a directory or a git revision: the given scale's verdicts, or per paper the
+    most faithful scale present (full, then cpu, then smoke)."""
     path = Path(ref)
     if path.is_dir():
-        reports = {p.parent.name: json.loads(p.read_text()) for p in sorted(path.glob("*/claims.json"))}
-        if not reports:
-            raise CompareError(f"{path} holds no <paper>/claims.json")
-        return reports
+        files = runio.preferred(runio.verdict_files(path), scale)
+        if not files:
+            raise CompareError(f"{path} holds no <paper>/{scale or '<scale>'}/claims.json")
+        return {paper: json.loads(p.read_text()) for paper, p in files.items()}
     git = ["git", "-C", str(tracking.REPO)]
     ls = subprocess.run([*git, "ls-tree", "-r", "--name-only", str(ref), "--", "results"], capture_output=True,
                         text=True)
     if ls.returncode != 0:
         raise CompareError(f"{ref!r} is neither a results directory nor a git revision of this repository "
                            f"({ls.stderr.strip()})")
+    names = [Path(n) for n in ls.stdout.split()
+             if len(Path(n).parts) == 4 and Path(n).name == "claims.json" and Path(n).parts[2] in runio.SCALES]
+    names.sort(key=lambda p: (p.parts[1], runio.SCALES.index(p.parts[2])))
     reports = {}
-    for name in ls.stdout.split():
-        parts = name.split("/")
-        if len(parts) == 3 and parts[2] == "claims.json":
-            text = subprocess.run([*git, "show", f"{ref}:{name}"], capture_output=True, text=True, check=True).stdout
-            reports[parts[1]] = json.loads(text)
+    for paper, name in runio.preferred(names, scale).items():
+        text = subprocess.run([*git, "show", f"{ref}:{name.as_posix()}"], capture_output=True, text=True,
+                              check=True).stdout
+        reports[paper] = json.loads(text)
     if not reports:
-        raise CompareError(f"git revision {ref} has no committed results/<paper>/claims.json")
+        raise CompareError(f"git revision {ref} has no committed results/<paper>/{scale or '<scale>'}/claims.json")
     return reports
 
 
@@ -85,9 +88,11 @@ def main(argv=None) -> int:
     p.add_argument("ref", help="results directory or git revision to compare against")
     p.add_argument("--results", type=Path, default=None, help="the newer set (default: results/)")
     p.add_argument("--all", action="store_true", help="list unchanged claims too")
+    p.add_argument("--scale", default=None, help="the newer set's scale (default: per paper the most faithful present)")
+    p.add_argument("--ref-scale", default=None, help="REF's scale (default: per paper the most faithful present)")
     args = p.parse_args(argv)
     try:
-        old, new = load_set(args.ref), load_set(args.results or tracking.results_dir())
+        old, new = load_set(args.ref, args.ref_scale), load_set(args.results or tracking.results_dir(), args.scale)
     except CompareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

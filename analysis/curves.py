@@ -1,7 +1,8 @@
-"""Training curves for `dvc plots show` / `dvc plots diff`: one small CSV per experiment,
-``results/<paper>/curves/<experiment>.csv`` with columns ``step, seed0, seed1, ...`` (the training loss of each
-seed), written beside claims.json by the verification step and committed with it, so two commits' curves can be
-overlaid. Experiments whose history has no loss column (measurements, feature tables) have no curve.
+"""Training curves for `dvc plots show` / `dvc plots diff` and the dashboard: one small tidy CSV per experiment,
+``results/<paper>/<scale>/curves/<experiment>.csv`` with columns ``step, seed, loss`` (the training loss of each
+seed, at most MAX_POINTS steps per seed, evenly spaced, the first and last kept), written beside claims.json by the
+verification step and committed with it, so two commits' curves can be overlaid. Experiments whose history has no
+loss column (measurements, feature tables) have no curve.
 """
 from __future__ import annotations
 
@@ -25,8 +26,19 @@ def curve(history: Path) -> dict[float, float] | None:
     return {r[x]: r[y] for r in rows if y in r}
 
 
+MAX_POINTS = 200
+
+
+def thin(steps: list, n: int = MAX_POINTS) -> list:
+    """At most ``n`` of ``steps``, evenly spaced, the first and the last kept."""
+    if len(steps) <= n:
+        return list(steps)
+    idx = sorted({round(i * (len(steps) - 1) / (n - 1)) for i in range(n)})
+    return [steps[i] for i in idx]
+
+
 def write(results: Path, paper: str, scale: str, experiments, seeds) -> list[Path]:
-    out_dir = Path(results) / paper / "curves"
+    out_dir = runio.verdict_dir(results, paper, scale) / "curves"
     written = []
     for e in experiments:
         per_seed = {}
@@ -34,17 +46,26 @@ def write(results: Path, paper: str, scale: str, experiments, seeds) -> list[Pat
             h = runio.run_dir(results, paper, e, scale, s) / "history.csv"
             c = curve(h) if h.exists() else None
             if c:
-                per_seed[f"seed{s}"] = c
+                per_seed[s] = c
         if not per_seed:
             continue
         out_dir.mkdir(parents=True, exist_ok=True)
-        steps = sorted(set().union(*per_seed.values()))
+        rows = ["step,seed,loss"]
+        for s, c in per_seed.items():
+            for step in thin(sorted(c)):
+                rows.append(f"{int(step) if float(step).is_integer() else step},{s},{c[step]:.6g}")
         path = out_dir / f"{e}.csv"
-        with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["step", *per_seed])
-            for step in steps:
-                w.writerow([int(step) if float(step).is_integer() else step,
-                            *(f"{c[step]:.6g}" if step in c else "" for c in per_seed.values())])
+        runio.atomic_write(path, "\n".join(rows) + "\n")
         written.append(path)
     return written
+
+
+def read(path: Path) -> dict[str, tuple[list[float], list[float]]]:
+    """``{seed: (steps, losses)}`` from one curves file."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    with open(path) as fh:
+        for row in csv.DictReader(fh):
+            xs, ys = out.setdefault(row["seed"], ([], []))
+            xs.append(float(row["step"]))
+            ys.append(float(row["loss"]))
+    return out

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import csv
 import html
 import io
 import json
@@ -23,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from analysis import compare
+from analysis import compare, curves
 from analysis.verify import reported_text
 from repro import runio, tracking
 
@@ -96,12 +95,9 @@ def curve_figure(path: Path) -> bytes:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    with open(path) as fh:
-        rows = list(csv.DictReader(fh))
     fig, ax = plt.subplots(figsize=(3.2, 2.0))
-    for col in [c for c in rows[0] if c != "step"][:5]:
-        pts = [(float(r["step"]), float(r[col])) for r in rows if r[col] != ""]
-        ax.plot(*zip(*pts), lw=1, label=col)
+    for seed, (xs, ys) in list(curves.read(path).items())[:5]:
+        ax.plot(xs, ys, lw=1, label=f"seed {seed}")
     ax.set_title(path.stem, fontsize=8)
     ax.set_xlabel("step", fontsize=7)
     ax.set_ylabel("training loss", fontsize=7)
@@ -222,7 +218,7 @@ def compare_html(ref: str, old: dict, new: dict) -> str:
 def build(results: Path, figures: Path | None = None, ref: str | None = None, page_dir: Path | None = None) -> str:
     """The page; with ``figures`` set, each claim's figure is also written to figures/<paper>/<claim>.png; with
     ``page_dir`` (where the page will be written) the runs on disk are linked from their rows."""
-    reports = [json.loads(p.read_text()) for p in sorted(Path(results).glob("*/claims.json"))]
+    reports = [json.loads(p.read_text()) for p in runio.verdict_files(results)]
     rows, papers = [], []
     for rep in reports:
         for c in rep["claims"]:
@@ -236,7 +232,7 @@ def build(results: Path, figures: Path | None = None, ref: str | None = None, pa
                 f'<td>{rep["paper"]}</td><td><code>{html.escape(c["id"])}</code><br>{html.escape(c["statement"])}'
                 f'</td><td>{html.escape(c["source"])}</td><td>{reported_cell(c)}</td><td>{reproduced_cell(c)}</td>'
                 f'<td>{rep["scale"]}</td>{verdict_cell(c)}<td>{img}</td><td>{runs_cell(c, rep, Path(results), page_dir)}</td></tr>')
-        curves = sorted((Path(results) / rep["paper"] / "curves").glob("*.csv"))
+        curves = sorted((runio.verdict_dir(results, rep["paper"], rep["scale"]) / "curves").glob("*.csv"))
         curve_imgs = "".join(f'<img src="{data_uri(curve_figure(p))}">' for p in curves)
         papers.append(
             f'<details><summary><b>{rep["paper"]}</b>: {html.escape(rep["title"])} — scale {rep["scale"]}, '
@@ -268,8 +264,8 @@ def main(argv=None) -> int:
                    help="also show what changed against REF: a results directory or a git revision")
     args = p.parse_args(argv)
     results = args.results or tracking.results_dir()
-    if not list(Path(results).glob("*/claims.json")):
-        print(f"error: no results/<paper>/claims.json under {results}: run `snakemake papers/<paper>` first",
+    if not runio.verdict_files(results):
+        print(f"error: no results/<paper>/<scale>/claims.json under {results}: run `snakemake papers/<paper>` first",
               file=sys.stderr)
         return 2
     out = args.out or Path(results) / "dashboard" / "index.html"

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from analysis.verify import table
-from repro import provenance, tracking
+from repro import provenance, runio, tracking
 
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 
@@ -130,10 +130,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("paper_dir", type=Path)
     p.add_argument("--results", type=Path, default=None)
+    p.add_argument("--scale", default="cpu", help="whose verdicts the README shows (default: the committed cpu scale)")
     args = p.parse_args(argv)
     results = args.results or tracking.results_dir()
     paper = args.paper_dir.name
-    src = results / paper / "claims.json"
+    src = runio.verdict_dir(results, paper, args.scale) / "claims.json"
     if not src.exists():
         print(f"error: {src} not found: run `snakemake papers/{paper}` first", file=sys.stderr)
         return 2
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
     if START not in text or END not in text:
         print(f"error: {readme} has no {START} ... {END} block to fill", file=sys.stderr)
         return 2
-    block = render(report, f"results/{paper}/claims.json", total_wall_time(report, results))
+    block = render(report, f"results/{paper}/{args.scale}/claims.json", total_wall_time(report, results))
     text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{block}\n{END}", text, flags=re.S)
     if DIAG_START in text and DIAG_END in text:
         diag = render_diagnostics(args.paper_dir, results)

@@ -1,6 +1,6 @@
 """Re-judge a paper's claims from the per-seed values a claims.json recorded, under today's claims.yaml and rules.
 
-    python -m analysis.rejudge papers/mamba [--from results/mamba/claims.json] [--write]
+    python -m analysis.rejudge papers/mamba [--scale cpu] [--from results/mamba/cpu/claims.json] [--write]
 
 For when the runs themselves are not at hand (a fresh clone holds claims.json, not the runs): every verdict in a
 claims.json keeps the per-seed values behind it (``values``: {experiment: {seed: value}}), so anyone can judge them
@@ -16,12 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
+from analysis import terminal
 from analysis import verify as V
 from analysis.claims import ClaimsError, experiments_of, load_claims
 from repro import config as rconfig
-from repro import tracking
+from repro import runio, tracking
 
 
 def recorded_values(old: dict, experiments_by_id: dict | None = None) -> dict:
@@ -121,18 +120,17 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("paper_dir", type=Path)
     p.add_argument("--scale", default="cpu")
-    p.add_argument("--from", dest="source", type=Path, default=None, help="default: results/<paper>/claims.json")
-    p.add_argument("--write", action="store_true", help="write results/<paper>/claims.json and claims.csv")
+    p.add_argument("--from", dest="source", type=Path, default=None, help="default: results/<paper>/<scale>/claims.json")
+    p.add_argument("--write", action="store_true", help="write results/<paper>/<scale>/claims.json and claims.csv")
     args = p.parse_args(argv)
     results = tracking.results_dir()
-    source = args.source or results / args.paper_dir.name / "claims.json"
+    source = args.source or runio.verdict_dir(results, args.paper_dir.name, args.scale) / "claims.json"
     try:
         report = rejudge(args.paper_dir, args.scale, source)
     except (ClaimsError, rconfig.ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    with pd.option_context("display.max_colwidth", 50, "display.width", 200):
-        print(V.table(report).drop(columns=["source"]).to_string(index=False))
+    print(terminal.render(report, color=sys.stdout.isatty()), end="")
     if args.write:
         print(f"written: {V.write(report, results)}")
     return 0

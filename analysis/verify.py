@@ -1,7 +1,7 @@
 """Judge every claim of a paper from its runs: ``python -m analysis.verify papers/mamba --scale cpu``.
 
 Reads ``claims.yaml`` and ``config.yaml`` from the paper folder and ``metrics.json`` of each run, writes
-``results/<paper>/claims.json`` and ``claims.csv``, logs reported and reproduced values with the verdicts to MLflow,
+``results/<paper>/<scale>/claims.json`` and ``claims.csv``, logs reported and reproduced values with the verdicts to MLflow,
 and prints the table.
 """
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis import curves
+from analysis import curves, dvc_plots, terminal
 from analysis import rule_history
 from analysis.claims import ClaimsError, experiments_of, load_claims, metric_range, our_choices, target_basis
 from analysis.sequential import judge_sequential
-from analysis.verdicts import ALPHA, NOT_RUN, value_band
+from analysis.verdicts import ALPHA, NOT_RUN, VERDICTS, value_band
 from repro import config as rconfig
 from repro import export, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
@@ -296,7 +296,7 @@ def finite(x):
 
 
 def write(report: dict, results: Path) -> Path:
-    out = Path(results) / report["paper"]
+    out = runio.verdict_dir(results, report["paper"], report["scale"])
     runio.write_json(out / "claims.json", finite(report))
     flat = []
     for r in report["claims"]:
@@ -311,7 +311,32 @@ def write(report: dict, results: Path) -> Path:
                      "rule_changed_after_runs": (r.get("rule_status") or {}).get("after_runs"),
                      "reason": r["reason"], "deviation": r["deviation"]})
     runio.atomic_write(out / "claims.csv", pd.DataFrame(finite(flat)).to_csv(index=False))
+    write_dvc_metrics(report, out / "metrics")
     return out / "claims.json"
+
+
+def write_dvc_metrics(report: dict, folder: Path) -> None:
+    """What `dvc metrics show/diff` print, in a readable width: one small file per claim (our headline number, its
+    interval, the seeds, the verdict) and one per verdict (how many claims have it), so each is a row of a few
+    columns instead of one row per paper with a column per claim."""
+    import shutil
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for r in report["claims"]:
+        rep = r.get("reproduced") or {}
+        value = finite(rep.get("mean", rep.get("gap", rep.get("slope"))))
+        lo, hi = finite(rep.get("ci_low")), finite(rep.get("ci_high"))
+        runio.write_json(tmp / f"{r['id']}.json", {
+            "ours": None if value is None else float(f"{value:.4g}"),
+            "ci": "" if lo is None or hi is None else f"[{lo:.3g}, {hi:.3g}]",
+            "seeds": (r.get("sequential") or {}).get("n_seeds"), "verdict": r["verdict"]})
+    counts = {v: 0 for v in VERDICTS}
+    for r in report["claims"]:
+        counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+    for v, n in counts.items():
+        runio.write_json(tmp / "verdicts" / f"{v.replace(' ', '_')}.json", {"claims": n})
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
 
 
 def log_to_mlflow(report: dict) -> dict:
@@ -354,6 +379,7 @@ def main(argv=None) -> int:
         path = write(report, args.results or tracking.results_dir())
         curves.write(args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"],
                      report["seeds"])
+        dvc_plots.ensure()            # `dvc plots show`'s offline page template, if make venv did not write it
         if not args.no_track and tracking.enabled():
             # the verdicts are on disk first: an unreachable store loses nothing; then the ids join them
             report["mlflow"] = log_to_mlflow(report)
@@ -361,12 +387,8 @@ def main(argv=None) -> int:
     except (ClaimsError, rconfig.ConfigError, MissingRunError, tracking.TrackingError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"\n{report['title']} — scale {report['scale']}{' (' + report['note'] + ')' if report['note'] else ''}")
-    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
-        print(table(report).drop(columns=["source"]).to_string(index=False))
-    print("verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(report["summary"].items()))
-          + "; " + ", ".join(f"{k} {v}" for k, v in report["flags"].items()))
-    print(f"\nwritten: {path} and claims.csv")
+    print("\n" + terminal.render(report, color=sys.stdout.isatty()), end="")
+    print(f"written: {path} and claims.csv")
     return 0
 
 

@@ -44,3 +44,28 @@ def read_history(path: Path) -> list[dict]:
 
 def run_dir(results: Path, paper: str, experiment: str, scale: str, seed: int) -> Path:
     return Path(results) / paper / "runs" / experiment / scale / f"seed{seed}"
+
+
+SCALES = ("smoke", "cpu", "full")
+
+
+def verdict_dir(results: Path, paper: str, scale: str) -> Path:
+    """Where one scale's verdicts live: ``results/<paper>/<scale>/`` (claims.json, claims.csv, curves/). Kept per
+    scale so that a smoke run never touches the committed cpu-scale verdicts."""
+    return Path(results) / paper / scale
+
+
+def verdict_files(results: Path) -> list[Path]:
+    """Every ``results/<paper>/<scale>/claims.json`` present, by paper, then scale (smoke, cpu, full)."""
+    found = [p for s in SCALES for p in Path(results).glob(f"*/{s}/claims.json")]
+    return sorted(found, key=lambda p: (p.parent.parent.name, SCALES.index(p.parent.name)))
+
+
+def preferred(files: list[Path], scale: str | None = None) -> dict[str, Path]:
+    """One verdict file per paper: the given scale's, or the most faithful present (full, then cpu, then smoke)."""
+    out = {}
+    for p in files:
+        paper, s = p.parent.parent.name, p.parent.name
+        if scale is None or s == scale:
+            out[paper] = p          # files are ordered smoke < cpu < full: the last one wins
+    return out

@@ -10,14 +10,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_one_row_per_claim_with_filters_figures_and_no_external_resources(tmp_path):
-    for paper in ("mamba", "moe"):
-        (tmp_path / paper).mkdir()
-        shutil.copy(REPO / "results" / paper / "claims.json", tmp_path / paper / "claims.json")
-    (tmp_path / "moe" / "curves").mkdir()
-    (tmp_path / "moe" / "curves" / "dense.csv").write_text("step,seed0,seed1\n50,3.7,3.6\n100,3.0,2.9\n")
+    _copy_results(tmp_path)
+    (tmp_path / "moe" / "cpu" / "curves").mkdir()
+    (tmp_path / "moe" / "cpu" / "curves" / "dense.csv").write_text("step,seed,loss\n50,0,3.7\n100,0,3.0\n50,1,3.6\n")
     assert dashboard.main(["--results", str(tmp_path)]) == 0
     page = (tmp_path / "dashboard" / "index.html").read_text()
-    n_claims = sum(len(json.loads((tmp_path / p / "claims.json").read_text())["claims"]) for p in ("mamba", "moe"))
+    n_claims = sum(len(json.loads((tmp_path / p / "cpu" / "claims.json").read_text())["claims"]) for p in ("mamba", "moe"))
     assert page.count('<tr class="claim"') == n_claims
     for key in ("paper", "verdict", "scale"):
         assert f'data-key="{key}"' in page
@@ -35,8 +33,8 @@ def test_no_results_is_one_clear_error(tmp_path, capsys):
 
 def _copy_results(dst, papers=("mamba", "moe")):
     for paper in papers:
-        (dst / paper).mkdir(parents=True)
-        shutil.copy(REPO / "results" / paper / "claims.json", dst / paper / "claims.json")
+        (dst / paper / "cpu").mkdir(parents=True)
+        shutil.copy(REPO / "results" / paper / "cpu" / "claims.json", dst / paper / "cpu" / "claims.json")
 
 
 def test_compare_shows_changed_verdicts_and_values(tmp_path):
@@ -44,12 +42,12 @@ def test_compare_shows_changed_verdicts_and_values(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     _copy_results(old)
     _copy_results(new)
-    report = json.loads((new / "moe" / "claims.json").read_text())
+    report = json.loads((new / "moe" / "cpu" / "claims.json").read_text())
     changed = next(c for c in report["claims"] if (c.get("reproduced") or {}).get("mean") is not None)
     changed["verdict"] = "not reproduced" if changed["verdict"] != "not reproduced" else "reproduced"
     changed["reproduced"]["mean"] += 1.5
     report["claims"] = report["claims"][1:] if report["claims"][0] is not changed else report["claims"][:-1]
-    (new / "moe" / "claims.json").write_text(json.dumps(report))
+    (new / "moe" / "cpu" / "claims.json").write_text(json.dumps(report))
     df = compare.diff(compare.load_set(old), compare.load_set(new))
     row = df[df["claim"] == changed["id"]].iloc[0]
     assert row["change"] == "verdict" and abs(row["delta"] - 1.5) < 1e-9
@@ -75,7 +73,7 @@ def test_compare_with_a_bad_reference_is_one_clear_error(tmp_path, capsys):
 
 def test_each_row_names_the_mlflow_runs_behind_its_number(tmp_path):
     _copy_results(tmp_path, papers=("moe",))
-    path = tmp_path / "moe" / "claims.json"
+    path = tmp_path / "moe" / "cpu" / "claims.json"
     report = json.loads(path.read_text())
     judged = [c for c in report["claims"] if c["verdict"] != "not run"]
     for c in judged:
@@ -102,7 +100,7 @@ def test_each_row_names_the_mlflow_runs_behind_its_number(tmp_path):
 
 def test_verdicts_without_recorded_runs_say_so(tmp_path):
     _copy_results(tmp_path, papers=("moe",))
-    path = tmp_path / "moe" / "claims.json"
+    path = tmp_path / "moe" / "cpu" / "claims.json"
     report = json.loads(path.read_text())                    # verified without tracking (or before the field)
     report.pop("mlflow", None)
     for c in report["claims"]:
@@ -113,9 +111,9 @@ def test_verdicts_without_recorded_runs_say_so(tmp_path):
 
 
 def test_every_judged_claim_has_a_figure_trends_included(tmp_path):
-    papers = [p.parent.name for p in sorted((REPO / "results").glob("*/claims.json"))]
+    papers = [p.parent.parent.name for p in sorted((REPO / "results").glob("*/cpu/claims.json"))]
     _copy_results(tmp_path, papers=papers)
-    reports = [json.loads((tmp_path / p / "claims.json").read_text()) for p in papers]
+    reports = [json.loads((tmp_path / p / "cpu" / "claims.json").read_text()) for p in papers]
     judged = [c for r in reports for c in r["claims"] if c.get("reproduced")]
     assert any(c["kind"] == "trend" for c in judged)
     assert dashboard.main(["--results", str(tmp_path)]) == 0
@@ -126,7 +124,7 @@ def test_every_judged_claim_has_a_figure_trends_included(tmp_path):
 def test_a_row_says_whose_target_it_is_and_flags_fragile_and_late_rules(tmp_path):
     """The committed Mamba verdicts, with one claim marked fragile and one whose rule changed after its runs."""
     _copy_results(tmp_path, papers=("mamba",))
-    path = tmp_path / "mamba" / "claims.json"
+    path = tmp_path / "mamba" / "cpu" / "claims.json"
     report = json.loads(path.read_text())
     judged = [c for c in report["claims"] if c["verdict"] not in ("not run", "inconclusive")]
     judged[0].update(fragile=True, margin=0.01)

@@ -69,12 +69,12 @@ def load(chromium, url: str, screenshot: Path | None = None):
 def page(tmp_path_factory):
     """The dashboard built from the committed results of every paper."""
     results = tmp_path_factory.mktemp("results")
-    for claims in sorted((REPO / "results").glob("*/claims.json")):
-        (results / claims.parent.name).mkdir()
-        shutil.copy(claims, results / claims.parent.name / "claims.json")
+    for claims in sorted((REPO / "results").glob("*/cpu/claims.json")):
+        (results / claims.parent.parent.name / "cpu").mkdir(parents=True)
+        shutil.copy(claims, results / claims.parent.parent.name / "cpu" / "claims.json")
     assert dashboard.main(["--results", str(results)]) == 0
-    n = sum(len(json.loads(p.read_text())["claims"]) for p in results.glob("*/claims.json"))
-    verdicts = [c["verdict"] for p in results.glob("*/claims.json") for c in json.loads(p.read_text())["claims"]]
+    n = sum(len(json.loads(p.read_text())["claims"]) for p in results.glob("*/cpu/claims.json"))
+    verdicts = [c["verdict"] for p in results.glob("*/cpu/claims.json") for c in json.loads(p.read_text())["claims"]]
     return results / "dashboard" / "index.html", n, verdicts
 
 

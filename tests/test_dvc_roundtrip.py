@@ -35,7 +35,8 @@ def team_repo(tmp_path):
     (repo / "data").mkdir()
     shutil.copy(REPO / "data" / "registry.yaml", repo / "data" / "registry.yaml")
     (repo / "params.yaml").write_text("scale: smoke\n")
-    (repo / ".gitignore").write_text("results/*/runs/\nresults/*/.verified.*\nresults/mlflow.db\nresults/mlruns/\n"
+    (repo / ".gitignore").write_text("results/*/runs/\nresults/*/*/.verified\nresults/*/plan/\nresults/*/logs/\n"
+                                     "results/mlflow.db\nresults/mlruns/\n"
                                      ".snakemake/\ndata/planetoid/\n")
     bindir = str(Path(sys.executable).parent)
     env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}", "REPRO_TRACKING": "off",
@@ -46,6 +47,11 @@ def team_repo(tmp_path):
     sh(repo, "git", "init", "-q", env=env)
     sh(repo, "dvc", "init", "-q", env=env)
     sh(repo, "dvc", "remote", "add", "-d", "team", str(tmp_path / "remote"), env=env)
+    # the project's plot template and the offline page template (.dvc/config, analysis/dvc_plots.py)
+    shutil.copytree(REPO / ".dvc" / "plots", repo / ".dvc" / "plots", ignore=shutil.ignore_patterns("offline.html"))
+    sh(repo, "dvc", "config", "plots.html_template", "plots/offline.html", env=env)
+    sh(repo, sys.executable, "-c", "from analysis import dvc_plots; from pathlib import Path; "
+       "dvc_plots.write(Path('.dvc/plots/offline.html'))", env=env)
     sh(repo, "git", "add", "-A", env=env)
     sh(repo, "git", "commit", "-qm", "start", env=env)
     return repo, env
@@ -62,34 +68,39 @@ def run_hashes(results: Path) -> dict:
 def test_pull_restores_runs_and_data_and_nothing_trains_again(team_repo):
     repo, env = team_repo
     sh(repo, "dvc", "repro", "data-planetoid", "mamba", env=env)
-    verdicts = json.loads((repo / "results/mamba/claims.json").read_text())["claims"]
+    verdicts = json.loads((repo / "results/mamba/smoke/claims.json").read_text())["claims"]
     before = run_hashes(repo / "results")
     trained = {k: v for k, v in before.items() if "/timing-" not in k}    # timing runs measure, they do not train
     assert trained and all(trained.values())          # every training run exported its final parameters
     sh(repo, "dvc", "push", env=env)
 
     # a teammate's clean state: no runs, no data, no DVC cache, no Snakemake state
-    for p in ("results/mamba/runs", "data/planetoid", ".dvc/cache", ".snakemake"):
+    for p in ("results/mamba/runs", "results/mamba/shared", "data/planetoid", ".dvc/cache", ".snakemake"):
         shutil.rmtree(repo / p)
-    for marker in (repo / "results/mamba").glob(".verified.*"):
-        marker.unlink()
+    (repo / "results/mamba/smoke/.verified").unlink()
     sh(repo, "dvc", "pull", "data-planetoid", "mamba", env=env)
+    assert not (repo / "results/mamba/runs").exists()       # DVC brings the shared copy; the workflow restores it
 
-    assert run_hashes(repo / "results") == before
-    for d in (repo / "results").glob("mamba/runs/*/smoke/seed*"):
-        sha = json.loads((d / "metrics.json").read_text()).get("final_params_sha256")
-        if sha:
-            assert export.sha256(d / export.FILENAME) == sha
-        assert not (d / "checkpoints").exists()        # Orbax folders stay local (.dvcignore)
     for f, md5 in data.entry("planetoid")["files"].items():
         assert data.md5(repo / "data/planetoid" / f) == md5
 
     out = sh(repo, sys.executable, "-m", "snakemake", "papers/mamba", "--config", "scale=smoke", env=env)
     assert "mamba_train" not in out and "mamba_verify" in out, out[-3000:]   # only the verdicts were recomputed
-    after = json.loads((repo / "results/mamba/claims.json").read_text())["claims"]
+    assert "finished runs restored from results/mamba/shared" in out
+    assert run_hashes(repo / "results") == before
+    for d in (repo / "results").glob("mamba/runs/*/smoke/seed*"):
+        sha = json.loads((d / "metrics.json").read_text()).get("final_params_sha256")
+        if sha:
+            assert export.sha256(d / export.FILENAME) == sha
+        assert not (d / "checkpoints").exists()        # Orbax folders stay local (repro/share.py)
+    after = json.loads((repo / "results/mamba/smoke/claims.json").read_text())["claims"]
     assert [(c["id"], c["verdict"], c.get("reproduced")) for c in after] == \
         [(c["id"], c["verdict"], c.get("reproduced")) for c in verdicts]
     # the stage's metrics and plots are what `dvc metrics diff` / `dvc plots diff` compare across commits
-    assert "results/mamba/claims.json" in sh(repo, "dvc", "metrics", "show", env=env)
-    sh(repo, "dvc", "plots", "show", "results/mamba/curves", "-o", "plots", env=env)
-    assert "s6-mamba.csv" in (repo / "plots" / "index.html").read_text()
+    shown = sh(repo, "dvc", "metrics", "show", env=env)
+    assert "results/mamba/smoke/metrics/selective-copying-s6-mamba.json" in shown
+    assert "results/mamba/smoke/metrics/verdicts/not_run.json" in shown
+    assert max(len(line) for line in shown.splitlines()) < 160            # a row per claim, a few columns
+    sh(repo, "dvc", "plots", "show", "-o", "plots", env=env)
+    page = (repo / "plots" / "index.html").read_text()
+    assert "s6-mamba.csv" in page and "cdn.jsdelivr" not in page and "vegaEmbed" in page   # renders offline

@@ -21,7 +21,7 @@ def test_ui_shows_verification_and_training_runs_side_by_side(tmp_path, monkeypa
     from repro.cli import run
     run(PAPER_DIR, build_task, "s4-mamba", "smoke", 3, ["train.steps=10", "train.log_every=5",
         "train.eval_every=10", "train.checkpoint_every=10"], run_dir=tmp_path / "run", progress=False)
-    report = json.loads((REPO / "results" / "mamba" / "claims.json").read_text())  # a real verification's report
+    report = json.loads((REPO / "results" / "mamba" / "cpu" / "claims.json").read_text())  # a real verification's report
     verify.log_to_mlflow(report)
 
     with mlflow_server.running(tracking.tracking_uri(), results / "mlartifacts", tmp_path / "server.log") as url:

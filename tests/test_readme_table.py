@@ -30,8 +30,8 @@ def test_table_is_rewritten_from_claims_json(tmp_path):
                                    "higher_is_better": False}, "target": "paper",
                           "reproduced": {"gap": 0.1, "ci_low": 0.05, "ci_high": 0.15}}],
               "summary": {"reproduced": 2, "holds": 1}, "flags": {"fragile": 1}}
-    (results / "mamba").mkdir(parents=True)
-    (results / "mamba" / "claims.json").write_text(json.dumps(report))
+    (results / "mamba" / "cpu").mkdir(parents=True)
+    (results / "mamba" / "cpu" / "claims.json").write_text(json.dumps(report))
     diag = results / "mamba" / "diagnostics" / "long" / "seed0"
     diag.mkdir(parents=True)
     (diag / "metrics.json").write_text(json.dumps({"experiment": "s4-no-gate", "scale": "cpu", "seed": 0,

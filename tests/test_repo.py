@@ -6,12 +6,20 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_dvc_stage_wraps_the_snakemake_target_with_claims_as_metrics():
+def test_dvc_stage_wraps_the_snakemake_target_and_owns_nothing_snakemake_made():
     assert (REPO / ".dvc" / "config").exists()  # dvc init done
-    stage = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["mamba"]
-    assert stage["cmd"] == "snakemake papers/mamba --config scale=${scale}" and "scale" in stage["params"]
+    for paper, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+        if paper.startswith("data-"):
+            continue
+        assert stage["cmd"].startswith(f"snakemake papers/{paper} --config scale=${{scale}}") and "scale" in stage["params"]
+        outs = {next(iter(o)) if isinstance(o, dict) else o: o for o in stage["outs"] + stage["metrics"]}
+        assert f"results/{paper}/runs" not in outs                   # DVC caches a copy (repro/share.py), not the runs
+        cached = [p for p, o in outs.items() if not isinstance(o, dict) or o[p].get("cache", True)]
+        assert cached == [f"results/{paper}/shared"]
+        for p, o in outs.items():       # what DVC does not cache it must not delete either: `dvc exp run` would
+            assert p in cached or o[p] == {"cache": False, "persist": True}, p
+        assert f"results/{paper}/${{scale}}/metrics" in outs
     assert yaml.safe_load((REPO / "params.yaml").read_text())["scale"] == "cpu"
-    assert any("results/mamba/claims.json" in (m if isinstance(m, str) else next(iter(m))) for m in stage["metrics"])
 
 
 def test_ci_runs_the_readme_test_command():

@@ -66,7 +66,7 @@ def test_verdicts_from_runs(tmp_path, monkeypatch):
     assert order["target"] == "our choice" and order["rule_status"]["run_commits"] == ["c0ffee"]
     assert saved["claims"][0]["target"] == "paper, our band"
     assert "deviation" in saved["claims"][0] and "scatter region 64" in saved["claims"][0]["deviation"]
-    assert (tmp_path / "mamba" / "claims.csv").read_text().count("\n") == 35
+    assert (tmp_path / "mamba" / "cpu" / "claims.csv").read_text().count("\n") == 35
 
 
 def test_missing_run_names_the_file_and_the_command(tmp_path):
@@ -145,7 +145,7 @@ def test_a_damaged_or_missing_final_parameter_file_stops_the_verdicts_naming_it(
         verify("papers/mamba", "cpu", tmp_path)
 
 
-def test_curves_for_dvc_plots_one_file_per_experiment_one_column_per_seed(tmp_path):
+def test_curves_for_dvc_plots_one_tidy_file_per_experiment_in_the_scales_folder(tmp_path):
     from analysis import curves
     for seed, losses in ((0, [2.0, 1.0]), (1, [2.5, 0.5])):
         d = runio.run_dir(tmp_path, "mamba", "s6-mamba", "cpu", seed)
@@ -156,8 +156,16 @@ def test_curves_for_dvc_plots_one_file_per_experiment_one_column_per_seed(tmp_pa
     d.mkdir(parents=True)
     runio.write_history(d / "history.csv", [{"step": 512, "seconds": 0.1}])       # a measurement: no curve
     written = curves.write(tmp_path, "mamba", "cpu", ["s6-mamba", "timing-mamba"], [0, 1])
-    assert [p.name for p in written] == ["s6-mamba.csv"]
-    assert written[0].read_text().splitlines() == ["step,seed0,seed1", "50,2,2.5", "100,1,0.5"]
+    assert written == [tmp_path / "mamba" / "cpu" / "curves" / "s6-mamba.csv"]
+    assert written[0].read_text().splitlines() == ["step,seed,loss", "50,0,2", "100,0,1", "50,1,2.5", "100,1,0.5"]
+    assert curves.read(written[0]) == {"0": ([50.0, 100.0], [2.0, 1.0]), "1": ([50.0, 100.0], [2.5, 0.5])}
+
+
+def test_curves_keep_at_most_max_points_per_seed_first_and_last_included():
+    from analysis import curves
+    kept = curves.thin(list(range(1000)), 200)
+    assert len(kept) == 200 and kept[0] == 0 and kept[-1] == 999 and kept == sorted(set(kept))
+    assert curves.thin([1, 2, 3], 200) == [1, 2, 3]
 
 
 def test_each_claim_records_the_mlflow_runs_behind_its_number(tmp_path, monkeypatch):
@@ -190,7 +198,7 @@ def test_each_claim_records_the_mlflow_runs_behind_its_number(tmp_path, monkeypa
             if (e, seed) != ("b", 1):                                   # one run was never tracked
                 (d / "mlflow_run_id").write_text(f"run-{e}-{seed}\n")
     assert V.main([str(paper), "--scale", "cpu", "--results", str(results)]) == 0
-    saved = json.loads((results / "p" / "claims.json").read_text())
+    saved = json.loads((results / "p" / "cpu" / "claims.json").read_text())
     by_id = {c["id"]: c for c in saved["claims"]}
     assert by_id["one"]["runs"] == [{"experiment": "a", "seed": 0, "mlflow_run_id": "run-a-0"},
                                     {"experiment": "a", "seed": 1, "mlflow_run_id": "run-a-1"}]

@@ -35,9 +35,14 @@ def snakemake(workdir, *args, env=None):
 
 
 def test_bare_command_runs_the_smoke_workflow_and_writes_verdicts(workdir, monkeypatch):
+    # the committed cpu-scale verdicts, as a clone has them: a smoke run must not touch them
+    cpu = workdir / "results/mamba/cpu"
+    shutil.copytree(REPO / "results/mamba/cpu", cpu)
+    committed = {p: p.read_bytes() for p in cpu.rglob("*") if p.is_file()}
     r = snakemake(workdir, "papers/mamba", "--config", "scale=smoke")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    report = json.loads((workdir / "results/mamba/claims.json").read_text())
+    assert {p: p.read_bytes() for p in cpu.rglob("*") if p.is_file()} == committed
+    report = json.loads((workdir / "results/mamba/smoke/claims.json").read_text())
     assert report["scale"] == "smoke" and report["evidence"] is False
     verdicts = {c["id"]: c["verdict"] for c in report["claims"]}
     assert len(verdicts) == 34
@@ -59,7 +64,7 @@ def test_bare_command_runs_the_smoke_workflow_and_writes_verdicts(workdir, monke
     value = next(c for c in report["claims"] if c["id"] == "selective-copying-s6-mamba")
     run_metrics = json.loads((workdir / "results/mamba/runs/s6-mamba/smoke/seed0/metrics.json").read_text())
     assert value["reproduced"]["values"] == {"0": run_metrics["accuracy"]}  # the verdict comes from the run
-    assert (workdir / "results/mamba/claims.csv").exists()
+    assert (workdir / "results/mamba/smoke/claims.csv").exists()
     assert "selective-copying-s6-mamba" in r.stdout + r.stderr  # the table is printed
     # every run and every claim is in MLflow
     import mlflow
@@ -89,12 +94,12 @@ def test_unknown_scale_fails_listing_the_valid_ones(workdir):
 @pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")
 def test_gnn_smoke_workflow_fetches_data_trains_and_judges(workdir):
     # a clone carries the committed verdicts: they must not make the workflow look "up to date"
-    (workdir / "results/gnn").mkdir(parents=True, exist_ok=True)
-    (workdir / "results/gnn/claims.json").write_text("{}")
+    (workdir / "results/gnn/smoke").mkdir(parents=True, exist_ok=True)
+    (workdir / "results/gnn/smoke/claims.json").write_text("{}")
     r = snakemake(workdir, "papers/gnn", "--config", "scale=smoke", env={"REPRO_DATA_MIRROR": str(MIRROR)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert (workdir / "data/planetoid/.fetched").exists()          # fetched through the rule, checksums verified
-    report = json.loads((workdir / "results/gnn/claims.json").read_text())
+    report = json.loads((workdir / "results/gnn/smoke/claims.json").read_text())
     verdicts = {c["id"]: c for c in report["claims"]}
     assert verdicts["gcn-pubmed"]["verdict"] == "not run" and "--record" in verdicts["gcn-pubmed"]["reason"]
     assert verdicts["gin-mutag"]["verdict"] == "not run"
@@ -117,7 +122,7 @@ def test_sae_smoke_workflow_orders_dependent_jobs_draws_figures_and_judges(workd
                   env={"REPRO_DATA_MIRROR": str(MIRROR)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     runs = workdir / "results/sae/runs"
-    report = json.loads((workdir / "results/sae/claims.json").read_text())
+    report = json.loads((workdir / "results/sae/smoke/claims.json").read_text())
     assert len(report["claims"]) == 16 and report["evidence"] is False
     by_id = {c["id"]: c for c in report["claims"]}
     # the SAE on the LM read the LM this workflow trained (its checkpoint is a workflow output)
@@ -144,7 +149,7 @@ def test_moe_smoke_workflow_trains_measures_and_judges(workdir):
                   env={"REPRO_DATA_MIRROR": str(MIRROR)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     runs = workdir / "results/moe/runs"
-    report = json.loads((workdir / "results/moe/claims.json").read_text())
+    report = json.loads((workdir / "results/moe/smoke/claims.json").read_text())
     assert len(report["claims"]) == 14 and report["evidence"] is False
     dense = json.loads((runs / "dense/smoke/seed0/metrics.json").read_text())
     e8 = json.loads((runs / "switch-e8/smoke/seed0/metrics.json").read_text())
@@ -161,19 +166,19 @@ def test_moe_smoke_workflow_trains_measures_and_judges(workdir):
 @pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")
 def test_dashboard_comes_after_every_papers_verification(workdir):
     """Runs after the four papers' smoke tests above (same copy): the default target plans the dashboard on the
-    four verification markers; with them all present only the dashboard is built, a row per claim."""
+    four papers' verdicts; `snakemake dashboard` draws the page from the verdicts present and runs nothing else."""
     r = snakemake(workdir, "all", "--config", "scale=smoke", "-n", env={"REPRO_DATA_MIRROR": str(MIRROR)})
     assert r.returncode == 0, r.stderr[-2000:]
     out = r.stdout + r.stderr
-    planned = out.split("rule dashboard:")[1].split("rule ")[0] if "rule dashboard:" in out else ""
+    planned = out.split("rule dashboard_page:")[1].split("rule ")[0] if "rule dashboard_page:" in out else ""
     for paper in ("mamba", "gnn", "sae", "moe"):
-        assert f"results/{paper}/.verified.smoke" in planned
+        assert f"results/{paper}/smoke/.verified" in planned
     r = snakemake(workdir, "dashboard", "--config", "scale=smoke", env={"REPRO_DATA_MIRROR": str(MIRROR)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert "_train" not in r.stdout + r.stderr                          # nothing retrained
+    assert "_train" not in r.stdout + r.stderr and "_verify" not in r.stdout + r.stderr   # nothing else ran
     page = (workdir / "results/dashboard/index.html").read_text()
-    n = sum(len(json.loads((workdir / f"results/{p}/claims.json").read_text())["claims"])
-            for p in ("mamba", "gnn", "sae", "moe"))
+    from repro import runio
+    n = sum(len(json.loads(p.read_text())["claims"]) for p in runio.verdict_files(workdir / "results"))
     assert page.count('<tr class="claim"') == n
     # Snakemake's report carries each paper's claims table, the claim figures and the dashboard as items
     r = snakemake(workdir, "all", "--config", "scale=smoke", "--report", "report.html",
@@ -210,7 +215,7 @@ def test_slurm_profile_runs_the_paper_through_the_cluster_with_the_local_verdict
     """`snakemake papers/mamba --profile profiles/slurm` at smoke scale submits every training job to SLURM (the
     executor plugin; resources from the profile) and reaches the verdicts of the local run above (same workdir
     fixture; the two timing claims measure wall-clock time, so only their being measured is compared)."""
-    local = json.loads((workdir / "results/mamba/claims.json").read_text())
+    local = json.loads((workdir / "results/mamba/smoke/claims.json").read_text())
     work = tmp_path / "repo"
     (work / "data").mkdir(parents=True)
     for name in COPY:
@@ -224,7 +229,7 @@ def test_slurm_profile_runs_the_paper_through_the_cluster_with_the_local_verdict
     acct = subprocess.run(["sacct", "-X", "-n", "--parsable2", "--format=JobIDRaw,State", "-j", ",".join(submitted)],
                           capture_output=True, text=True, timeout=60).stdout.split()
     assert sorted(acct) == sorted(f"{j}|COMPLETED" for j in submitted)
-    remote = json.loads((work / "results/mamba/claims.json").read_text())
+    remote = json.loads((work / "results/mamba/smoke/claims.json").read_text())
     timing = {"mamba-time-linear-in-length", "attention-time-superlinear-in-length"}
     for a, b in zip(local["claims"], remote["claims"]):
         assert a["id"] == b["id"]

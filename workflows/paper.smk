@@ -12,17 +12,28 @@
 #
 #   config: scale=smoke|cpu|full (default cpu); set="train.steps=100 model.d_model=32" (overrides every run)
 import json
+import logging
 import shlex
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.main_snakefile).parent))
-from repro.config import load_paper_config, resolve, seed_design  # noqa: E402
+# the repository root: Snakemake runs from it (every path below is relative to it)
+sys.path.insert(0, str(Path.cwd()))
+from repro import preflight  # noqa: E402
+from repro.config import load_paper_config, seed_design  # noqa: E402
 from repro.data import blocked_experiments  # noqa: E402
 
+# absl (imported through TensorFlow Datasets above) puts a handler on the root logger, which would print every
+# Snakemake line a second time ("INFO:snakemake.logging: ..."): Snakemake's logger has its own handlers
+logging.getLogger("snakemake.logging").propagate = False
+
 PY = sys.executable
+preflight.checked(preflight.check_config, config)
 SCALE = config.get("scale", "cpu")
-_PCFG = load_paper_config(f"{PAPER_DIR}/config.yaml")
+OVERRIDES = preflight.overrides(config)
+_PCFG = preflight.checked(load_paper_config, f"{PAPER_DIR}/config.yaml")
+if SCALE not in _PCFG["scales"]:
+    preflight.refuse(f"{PAPER_DIR}/config.yaml has no scale {SCALE!r}; valid: {', '.join(_PCFG['scales'])}")
 BLOCKED = blocked_experiments(_PCFG, SCALE)
 for _e, _why in BLOCKED.items():
     print(f"{PAPER}: skipping {_e}: {_why}", file=sys.stderr)
@@ -30,17 +41,28 @@ EXPERIMENTS = [e for e in _PCFG["experiments"] if e not in BLOCKED]
 DESIGN = seed_design(_PCFG, SCALE)
 LOOKS = DESIGN["looks"]
 SEEDS = DESIGN["seeds"][:LOOKS[0]]
-_RESOLVED = {e: resolve(_PCFG, e, SCALE) for e in EXPERIMENTS}
+# every experiment resolved with the user's `set=` overrides (when this paper is asked for), and claims.yaml
+# validated: refused before any job
+if not preflight.targeted(PAPER, [p.name for p in Path("papers").iterdir() if (p / "Snakefile").exists()]):
+    OVERRIDES = []
+_RESOLVED = preflight.checked(preflight.check_paper, PAPER_DIR, SCALE, OVERRIDES, EXPERIMENTS)
 DATA = {e: (c.get("data") or {}).get("registry") for e, c in _RESOLVED.items()}
 # `needs: [experiments]` in an experiment's config: it reads those experiments' finished runs (same seeds)
 NEEDS = {e: list(c.get("needs") or []) for e, c in _RESOLVED.items()}
 for _e, _n in NEEDS.items():
     for _x in _n:
         if _x not in _PCFG["experiments"]:
-            raise ValueError(f"{PAPER_DIR}/config.yaml: experiment {_e!r} needs unknown experiment {_x!r}")
+            preflight.refuse(f"{PAPER_DIR}/config.yaml: experiment {_e!r} needs unknown experiment {_x!r}")
         if _x in BLOCKED:
-            raise ValueError(f"{PAPER}: {_e} needs {_x}, which is skipped: {BLOCKED[_x]}")
+            preflight.refuse(f"{PAPER}: {_e} needs {_x}, which is skipped: {BLOCKED[_x]}")
 PER_EXPERIMENT = globals().get("JOB_PER_EXPERIMENT", False)
+
+# After a `dvc pull`: the pulled runs (results/<p>/shared, repro/share.py) that are missing here are copied in, never
+# over a file, so finished runs are not trained again (not under -n: a dry run changes nothing)
+if not {"-n", "--dry-run", "--dryrun"} & set(sys.argv):
+    from repro import share  # noqa: E402
+    if _restored := share.restore(Path("results"), PAPER):
+        print(f"{PAPER}: {_restored} finished runs restored from results/{PAPER}/shared (dvc pull)", file=sys.stderr)
 
 
 def data_input(wildcards):
@@ -57,7 +79,7 @@ def data_input(wildcards):
                   for x in NEEDS[wildcards.experiment]]
     return [ancient(f) for f in data + needed]
 
-SET_ARGS = " ".join(f"--set {shlex.quote(s)}" for s in str(config.get("set", "")).split())
+SET_ARGS = " ".join(f"--set {shlex.quote(s)}" for s in OVERRIDES)
 # one XLA thread per job: Snakemake runs as many jobs as there are cores, and results stay bit-identical
 XLA_ENV = "XLA_FLAGS='--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'"
 
@@ -139,12 +161,13 @@ rule verify:
         # a paper's figures (REPORT_FILES, drawn by its own rule) are made before the verdicts
         report=globals().get("REPORT_FILES", []),
     output:
-        json=f"results/{PAPER}/claims.json",
-        csv=report(f"results/{PAPER}/claims.csv", category="Claims", subcategory=PAPER,
+        # results/<paper>/<scale>/: one folder per scale, so a smoke run never touches the cpu verdicts
+        json=f"results/{PAPER}/{SCALE}/claims.json",
+        csv=report(f"results/{PAPER}/{SCALE}/claims.csv", category="Claims", subcategory=PAPER,
                    caption=str(Path(workflow.main_snakefile).parent / "workflows/report/claims_table.rst")),
         # Not in git: a fresh clone holds the committed claims.json but not this marker, so the workflow still
         # trains and verifies instead of finding its target "up to date".
-        marker=f"results/{PAPER}/.verified.{SCALE}",
+        marker=f"results/{PAPER}/{SCALE}/.verified",
     localrule: True
     shell:
         f"{PY} -m analysis.verify {PAPER_DIR} --scale {SCALE} && touch {{output.marker}}"
