@@ -6,7 +6,7 @@ A row per claim (paper, statement, source, reported, ours with CI and seeds, sca
 behind the number, linked to the runs' files where they are on disk) with filters by paper, verdict and scale (also
 preset from the address: index.html?paper=mamba&verdict=inconclusive); per claim a small figure, drawn with
 matplotlib from the numbers in claims.json (the seeds' values against the paper's value and tolerance); per paper
-the training curves (results/<p>/curves), the provenance (commits, date, machines, devices, package versions) and its MLflow experiment,
+the training curves (results/<p>/<scale>/curves), the provenance (commits, date, machines, devices, package versions) and its MLflow experiment,
 verification run and training runs (the ids recorded in claims.json by analysis/verify.py). Figures are embedded as
 PNG and also written to <out dir>/figures/<paper>/<claim>.png (Snakemake report items). ``--compare REF`` (a results
 directory or a git revision: analysis/compare.py) adds what changed.

@@ -1,4 +1,4 @@
-"""Write a paper's verdict table into its README from ``results/<p>/claims.json``.
+"""Write a paper's verdict table into its README from ``results/<p>/<scale>/claims.json``.
 
     python -m analysis.readme_table papers/mamba
 

@@ -21,7 +21,7 @@ from analysis.claims import ClaimsError, experiments_of, load_claims, metric_ran
 from analysis.sequential import judge_sequential
 from analysis.verdicts import ALPHA, NOT_RUN, VERDICTS, value_band
 from repro import config as rconfig
-from repro import export, provenance, runio, tracking
+from repro import export, plan_time, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
 from repro.data import blocked_experiments
 
@@ -380,6 +380,8 @@ def main(argv=None) -> int:
         curves.write(args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"],
                      report["seeds"])
         dvc_plots.ensure()            # `dvc plots show`'s offline page template, if make venv did not write it
+        plan_time.record(args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"],
+                         report["seeds"])           # what the next run's time estimate reads (repro/plan_time.py)
         if not args.no_track and tracking.enabled():
             # the verdicts are on disk first: an unreachable store loses nothing; then the ids join them
             report["mlflow"] = log_to_mlflow(report)

@@ -24,6 +24,7 @@ from repro import export, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
 from repro.cli import data_tag, start_tracker
 from repro.data import DataError
+from repro.progress import Progress
 
 SUMMARY_KEYS = ("test_accuracy", "accuracy", "loss")
 
@@ -45,6 +46,7 @@ def run_seed(task, cfg: dict, chash: str, paper_dir: Path, seed: int, run_dir: P
     if track and tracking.enabled():
         tracker = start_tracker(paper_dir, cfg, chash, seed, run_dir, git,
                                 data_tag(cfg))
+    t0 = time.perf_counter()
     try:
         metrics, history = task(cfg, seed, run_dir, stop_after=stop_after)
     except BaseException:
@@ -56,6 +58,7 @@ def run_seed(task, cfg: dict, chash: str, paper_dir: Path, seed: int, run_dir: P
     if metrics.get("final_params") is not None:
         metrics = {**metrics, "final_params_sha256": export.write(metrics["final_params"], run_dir)}
     metrics.pop("final_params", None)
+    metrics.setdefault("wall_time_s", time.perf_counter() - t0)    # what the next plan's time estimate reads
     metrics = {**metrics, "seed": seed, "config_hash": chash, "git_commit": git.get("git_commit", "unknown"),
                "git_dirty": git.get("git_dirty", "unknown"), **provenance.of_run()}
     runio.write_history(run_dir / "history.csv", history or [{"step": 0}])
@@ -80,7 +83,8 @@ def run_experiment(paper_dir: Path, make_task, experiment: str, scale: str, seed
     results = tracking.results_dir()
     task = make_task(cfg)
     done = {}
-    for seed in seeds:
+    events = Progress(f"{pcfg['paper']} {experiment} {scale}", len(seeds), unit="seed", every=0)
+    for i, seed in enumerate(seeds):
         t0 = time.perf_counter()
         run_dir = runio.run_dir(results, pcfg["paper"], experiment, scale, seed)
         m = run_seed(task, cfg, chash, paper_dir, seed, run_dir, track)
@@ -88,6 +92,8 @@ def run_experiment(paper_dir: Path, make_task, experiment: str, scale: str, seed
         if not quiet:
             shown = {k: m[k] for k in SUMMARY_KEYS if k in m} or {k: v for k, v in list(m.items())[:3]}
             print(f"{experiment} seed {seed}: {shown} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        events.update(i + 1, **{k: m[k] for k in SUMMARY_KEYS if isinstance(m.get(k), float)})
+    events.close()
     where = runio.run_dir(results, pcfg["paper"], experiment, scale, 0).parent / marker
     runio.write_json(where, {"experiment": experiment, "scale": scale, "config_hash": chash,
                               "seeds": {str(s): m for s, m in done.items()}})

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from repro import export, parallel, runio, seeding
 from repro import provenance as host
 from repro import config as rconfig
+from repro.progress import Progress
 from repro.checkpoint import Checkpointer, CheckpointError
 
 
@@ -101,6 +102,8 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
     compile_s = time.perf_counter() - t_compile
     bar = tqdm(total=total, initial=start, disable=not progress, unit="step", dynamic_ncols=True,
                desc=f"{cfg['run']['experiment']} seed{seed}")
+    events = Progress(f"{cfg['run']['paper']} {cfg['run']['experiment']} {cfg['run']['scale']} seed {seed}", total,
+                      start=start)        # a line now and then on a workflow job's terminal (repro/progress.py)
     step = start
     last_eval = {k: v for k, v in (history[-1] if history else {}).items() if k.startswith("eval_")}
     try:
@@ -121,6 +124,7 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
             if tracker:
                 tracker.log_metrics(row, step)
             bar.update(log_every)
+            events.update(step, loss=metrics["loss"])
             bar.set_postfix(loss=f"{metrics['loss']:.3f}", **{f"{task.items_name}/s": f"{rate:,.0f}"},
                             **{k: f"{v:.3g}" for k, v in last_eval.items()})
             if step % ckpt_every == 0 or step == total:
@@ -128,6 +132,7 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
                                         "wall_time_s": wall_before + time.perf_counter() - t_compile})
     finally:
         bar.close()
+        events.close()
         ckpt.close()
     extra = task.final_metrics(nnx.merge(graphdef, state[0], rest)) if task.final_metrics else {}
     final = {

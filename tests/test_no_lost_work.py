@@ -98,3 +98,15 @@ def test_dvc_exp_run_after_snakemake_deletes_no_run_and_no_verdict(toy):
     assert {k: v for k, v in snapshot(toy).items() if "/cpu/" in k} == before
     metrics = sh(*dvc, "metrics", "show")
     assert "results/toy/cpu/metrics/high-beats-low.json" in metrics and "holds" in metrics
+
+
+def test_the_terminal_shows_each_jobs_progress_and_the_plans_time_before_it_starts(toy):
+    out = ok(run(toy, *verdicts("cpu")))
+    assert "toy (cpu): 9 runs to train in 3 experiments; no run times recorded" in out
+    assert "[toy high cpu] seed 3/3" in out and "done in" in out          # from the job itself, not its log
+    assert "INFO:snakemake.logging" not in out                           # every Snakemake line once
+    timings = json.loads((toy / "results/toy/cpu/timings.json").read_text())
+    assert set(timings["experiments"]) == {"near", "high", "low"}
+    shutil.rmtree(toy / "results/toy/runs/low/cpu/seed2")
+    out = ok(run(toy, *verdicts("cpu"), "-n"))
+    assert "toy (cpu): 1 run to train, about" in out and "on 2 cores" in out

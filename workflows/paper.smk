@@ -43,7 +43,8 @@ LOOKS = DESIGN["looks"]
 SEEDS = DESIGN["seeds"][:LOOKS[0]]
 # every experiment resolved with the user's `set=` overrides (when this paper is asked for), and claims.yaml
 # validated: refused before any job
-if not preflight.targeted(PAPER, [p.name for p in Path("papers").iterdir() if (p / "Snakefile").exists()]):
+TARGETED = preflight.targeted(PAPER, [p.name for p in Path("papers").iterdir() if (p / "Snakefile").exists()])
+if not TARGETED:
     OVERRIDES = []
 _RESOLVED = preflight.checked(preflight.check_paper, PAPER_DIR, SCALE, OVERRIDES, EXPERIMENTS)
 DATA = {e: (c.get("data") or {}).get("registry") for e, c in _RESOLVED.items()}
@@ -80,8 +81,16 @@ def data_input(wildcards):
     return [ancient(f) for f in data + needed]
 
 SET_ARGS = " ".join(f"--set {shlex.quote(s)}" for s in OVERRIDES)
-# one XLA thread per job: Snakemake runs as many jobs as there are cores, and results stay bit-identical
-XLA_ENV = "XLA_FLAGS='--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'"
+# one XLA thread per job: Snakemake runs as many jobs as there are cores, and results stay bit-identical; the job's
+# terminal is its file descriptor 3, for a progress line now and then (repro/progress.py)
+XLA_ENV = "XLA_FLAGS='--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' REPRO_PROGRESS_FD=3"
+TO_LOG = "3>&2 > {log} 2>&1"
+
+# the time this will take, from the run times recorded at this scale (repro/plan_time.py), before any job starts
+if TARGETED:
+    from repro import plan_time  # noqa: E402
+    print(plan_time.estimate(Path("results"), PAPER, SCALE, EXPERIMENTS, SEEDS, workflow.cores or 1,
+                             PER_EXPERIMENT), file=sys.stderr)
 
 RUN = f"results/{PAPER}/runs/{{experiment}}/{{scale}}/seed{{seed}}"
 
@@ -96,7 +105,7 @@ if PER_EXPERIMENT:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full"
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
-            f"--scale {{wildcards.scale}} --seeds {{params.seeds}} {SET_ARGS} > {{log}} 2>&1"
+            f"--scale {{wildcards.scale}} --seeds {{params.seeds}} {SET_ARGS} {TO_LOG}"
 
 
     # a later look of an adaptive design: the first n seeds (those already done are skipped)
@@ -110,7 +119,7 @@ if PER_EXPERIMENT:
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
             f"--scale {{wildcards.scale}} --seeds {{params.seeds}} --marker seeds.{{wildcards.n}}.json {SET_ARGS} "
-            f"> {{log}} 2>&1"
+            f"{TO_LOG}"
 
 
 else:
@@ -122,7 +131,7 @@ else:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full", seed=r"\d+"
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
-            f"--scale {{wildcards.scale}} --seed {{wildcards.seed}} {SET_ARGS} > {{log}} 2>&1"
+            f"--scale {{wildcards.scale}} --seed {{wildcards.seed}} {SET_ARGS} {TO_LOG}"
 
 
 def runs_at(experiments, n):
