@@ -52,12 +52,12 @@ def chromium():
     return path
 
 
-def load(chromium, url: str, screenshot: Path | None = None):
-    """(DOM after the page's scripts ran, console messages) for one page load."""
+def load(chromium, url: str, screenshot: Path | None = None, width: int = 1400):
+    """(DOM after the page's scripts ran, console messages) for one page load, at a window ``width`` pixels wide."""
     with tempfile.TemporaryDirectory() as profile:
-        args = [chromium, *FLAGS, f"--user-data-dir={profile}"]
+        args = [chromium, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},2000"]
         if screenshot:
-            args += [f"--screenshot={screenshot}", "--window-size=1400,2000", "--hide-scrollbars"]
+            args += [f"--screenshot={screenshot}", "--hide-scrollbars"]
         else:
             args += ["--dump-dom"]
         r = subprocess.run([*args, url], capture_output=True, text=True, timeout=120)
@@ -86,7 +86,7 @@ def test_page_loads_without_console_errors_and_shows_every_claim(chromium, page)
     path, n_claims, _ = page
     dom, console = load(chromium, path.as_uri())
     assert console == [], f"console messages: {console}"
-    assert dom.count('<tr class="claim"') == n_claims > 0
+    assert dom.count('<article class="claim"') == n_claims > 0
     assert shown(dom) == n_claims                                  # the filter script ran: all rows visible
     artifacts = Path(os.environ.get("REPRO_TEST_ARTIFACTS", REPO / "test-artifacts"))
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -109,3 +109,30 @@ def test_a_script_error_is_caught(chromium, tmp_path):
     broken.write_text("<!doctype html><html><body><script>notDefined();</script></body></html>")
     _, console = load(chromium, broken.as_uri())
     assert any("notDefined" in line for line in console)
+
+
+def test_desktop_and_phone_widths_fit_and_a_figure_opens_larger(chromium, page, tmp_path):
+    """At a desktop and at a phone width nothing is wider than the window (the page measures itself: a copy with a
+    probe script writes the document's scroll width and the window's width into the DOM; headless Chromium lays out
+    no narrower than about 500 pixels, so the phone case checks the phone layout, under 700, at that width), and
+    ?open=<paper>-<claim> shows that claim's figure enlarged. The screenshots are kept beside the desktop one."""
+    path, _, _ = page
+    probe = tmp_path / "probe.html"
+    probe.write_text(path.read_text().replace(
+        "</body>", "<script>document.body.insertAdjacentHTML('beforeend','<span id=sw>'+"
+                   "document.documentElement.scrollWidth+' '+document.documentElement.clientWidth+'</span>')</script>"
+                   "</body>"))
+    for width in (1400, 390):
+        dom, console = load(chromium, probe.as_uri(), width=width)
+        assert console == []
+        scroll, window = map(int, re.search(r'<span id="sw">(\d+) (\d+)</span>', dom).groups())
+        assert scroll <= window <= width + 200 and (width > 700 or window < 700), (scroll, window)
+    artifacts = Path(os.environ.get("REPRO_TEST_ARTIFACTS", REPO / "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    load(chromium, path.as_uri(), screenshot=artifacts / "dashboard-phone.png", width=390)
+    card = re.search(r'<article class="claim" id="([^"]+)"[^>]*>(?:(?!</article>).)*<img class="fig"', path.read_text(),
+                     re.S).group(1)
+    dom, _ = load(chromium, path.as_uri() + f"?open={card}")
+    assert 'class="fig big"' in dom
+    load(chromium, path.as_uri() + f"?open={card}", screenshot=artifacts / "dashboard-figure.png", width=1200)
+    assert (artifacts / "dashboard-phone.png").stat().st_size > 10_000
