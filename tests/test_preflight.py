@@ -8,21 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from repo_copy import copy_repo
+
 REPO = Path(__file__).resolve().parents[1]
-COPY = ["Snakefile", "profiles", "workflows", "papers", "repro", "analysis", "pyproject.toml"]
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
     """The repository as a fresh clone has it: code and the committed cpu-scale verdicts, no runs."""
-    d = tmp_path_factory.mktemp("clone")
-    for name in COPY:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, d / name,
-                                                            **({"ignore": shutil.ignore_patterns("__pycache__")}
-                                                               if src.is_dir() else {}))
-    (d / "data").mkdir()
-    shutil.copy(REPO / "data" / "registry.yaml", d / "data" / "registry.yaml")
+    d = copy_repo(tmp_path_factory.mktemp("clone"))
     for verdicts in (REPO / "results").glob("*/cpu"):
         shutil.copytree(verdicts, d / "results" / verdicts.parent.name / "cpu")
     return d
@@ -86,4 +80,4 @@ def test_dashboard_draws_the_committed_verdicts_and_runs_nothing_else(clone):
     assert r.returncode == 0, out[-3000:]
     assert "_train" not in out and "_verify" not in out and "seed_plan" not in out
     page = (clone / "results/dashboard/index.html").read_text()
-    assert page.count('<tr class="claim"') > 50
+    assert page.count('<article class="claim"') > 50

@@ -8,20 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from repo_copy import copy_repo
+
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "data"
-COPY = ["Snakefile", "profiles", "workflows", "papers", "repro", "analysis", "pyproject.toml"]
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("repo")
-    for name in COPY:
-        src = REPO / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, d / name)
-    (d / "data").mkdir()
-    shutil.copy(REPO / "data" / "registry.yaml", d / "data" / "registry.yaml")
-    return d
+    return copy_repo(tmp_path_factory.mktemp("repo"))
 
 
 def snakemake(workdir, *args, env=None):
@@ -179,7 +174,7 @@ def test_dashboard_comes_after_every_papers_verification(workdir):
     page = (workdir / "results/dashboard/index.html").read_text()
     from repro import runio
     n = sum(len(json.loads(p.read_text())["claims"]) for p in runio.verdict_files(workdir / "results"))
-    assert page.count('<tr class="claim"') == n
+    assert page.count('<article class="claim"') == n
     # Snakemake's report carries each paper's claims table, the claim figures and the dashboard as items
     r = snakemake(workdir, "all", "--config", "scale=smoke", "--report", "report.html",
                   env={"REPRO_DATA_MIRROR": str(MIRROR)})
@@ -216,11 +211,7 @@ def test_slurm_profile_runs_the_paper_through_the_cluster_with_the_local_verdict
     executor plugin; resources from the profile) and reaches the verdicts of the local run above (same workdir
     fixture; the two timing claims measure wall-clock time, so only their being measured is compared)."""
     local = json.loads((workdir / "results/mamba/smoke/claims.json").read_text())
-    work = tmp_path / "repo"
-    (work / "data").mkdir(parents=True)
-    for name in COPY:
-        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(REPO / name, work / name)
-    shutil.copy(REPO / "data" / "registry.yaml", work / "data" / "registry.yaml")
+    work = copy_repo(tmp_path / "repo")
     r = snakemake(work, "papers/mamba", "--profile", "profiles/slurm", "--config", "scale=smoke")
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-4000:]
