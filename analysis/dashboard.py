@@ -273,6 +273,10 @@ def paper_section(rep: dict, results: Path, figures: Path | None, page_dir: Path
     curve_files = sorted((runio.verdict_dir(results, rep["paper"], rep["scale"]) / "curves").glob("*.csv"))
     curve_imgs = "".join(f'<img alt="{esc(p.stem)}" src="{data_uri(curve_figure(p))}">' for p in curve_files)
     note = f'<p class="lead">{esc(rep["note"])}</p>' if rep.get("note") else ""
+    if rep.get("config_changed"):
+        note += (f'<p class="flag">Not the {esc(rep["scale"])} scale\'s configuration: the runs of '
+                 f'{esc(", ".join(rep["config_changed"]))} were trained with another (set=, or config.yaml changed '
+                 "since they ran).</p>")
     return (f'<section class="paper" id="{anchor(rep)}"><h2>{esc(rep["title"])} <span class="src">{esc(rep["paper"])}, '
             f'scale {esc(rep["scale"])}, verdicts of {esc((rep.get("verified") or {}).get("date", "?")[:10])}</span></h2>'
             f'{verdict_bar(rep)}{note}<div class="cards">{"".join(cards)}</div>'

@@ -71,6 +71,9 @@ def render(report: dict, width: int = WIDTH, color: bool = False) -> str:
     console.print(f"[bold]{report['title']}[/] (scale {scale})")
     console.print(t)
     console.print(f"verdicts: {counts_line(report)}")
+    if report.get("config_changed"):
+        console.print(f"[red]not the {report['scale']} scale's configuration[/] (set=, or config.yaml changed since "
+                      f"they ran): the runs of {', '.join(report['config_changed'])}")
     if flagged:
         console.print("! fragile, or its rule changed after its runs (claims.csv and the dashboard say which)")
     return out.getvalue()

@@ -71,6 +71,12 @@ def run_commits(results: Path, paper: str, scale: str, experiments, seeds) -> li
     return sorted(out)
 
 
+def run_config_hashes(results: Path, paper: str, scale: str, experiments, seeds) -> set[str]:
+    """The config hashes a claim's runs recorded (``unknown`` for runs without one)."""
+    return {json.loads((runio.run_dir(results, paper, e, scale, s) / "metrics.json").read_text()).get("config_hash")
+            or rule_history.UNKNOWN for e in experiments for s in seeds}
+
+
 def check_final_params(run_dir: Path, metrics: dict) -> None:
     """A run's exported final parameters must be the ones it wrote (a shared or pulled run could be damaged)."""
     if metrics.get("final_params_sha256"):
@@ -147,6 +153,9 @@ class RunDirs:
     def provenance(self, experiments, seeds):
         return run_provenance(self.results, self.paper, self.scale, experiments, seeds)
 
+    def config_hashes(self, experiments, seeds):
+        return run_config_hashes(self.results, self.paper, self.scale, experiments, seeds)
+
 
 def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: int | None = None,
            source=None) -> dict:
@@ -203,6 +212,13 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
                     into[kk] = sorted(set(into.get(kk, [])) | set(vv))
             else:
                 behind["runs_provenance"][k] = sorted(set(behind["runs_provenance"].get(k, [])) | set(v))
+    # runs trained with another configuration than the scale's (a `set=` override, or config.yaml changed since):
+    # their verdicts are not the scale's, and say so
+    changed = []
+    if hasattr(source, "config_hashes"):
+        for e, n in sorted(used.items()):
+            if source.config_hashes([e], seeds[:n]) != {rconfig.config_hash(rconfig.resolve(pcfg, e, scale))}:
+                changed.append(e)
     summary, flags = {}, {"fragile": 0, "rule changed after its runs": 0, "judged against our choice": 0,
                           "judged in a band we chose": 0}
     for r in rows:
@@ -218,7 +234,7 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
                          "machine": provenance.machine(), "packages": provenance.packages()},
             "design": {"alpha": ALPHA, **design}, "experiments": sorted(used),
             "seeds": seeds[:max(used.values(), default=looks[0])], "seeds_per_experiment": dict(sorted(used.items())),
-            "claims": rows, "summary": summary, "flags": flags}
+            "claims": rows, "summary": summary, "flags": flags, "config_changed": changed}
 
 
 def digits(rule: dict) -> int:

@@ -110,3 +110,15 @@ def test_the_terminal_shows_each_jobs_progress_and_the_plans_time_before_it_star
     shutil.rmtree(toy / "results/toy/runs/low/cpu/seed2")
     out = ok(run(toy, *verdicts("cpu"), "-n"))
     assert "toy (cpu): 1 run to train, about" in out and "on 2 cores" in out
+
+
+def test_verdicts_of_runs_with_a_changed_configuration_say_so(toy):
+    ok(run(toy, *verdicts("cpu")))
+    assert json.loads((toy / "results/toy/cpu/claims.json").read_text())["config_changed"] == []
+    shutil.rmtree(toy / "results/toy/runs")                     # the same scale, trained with an override
+    (toy / "results/toy/cpu/claims.json").unlink()
+    out = ok(run(toy, *verdicts("cpu"), "--config", "set=task.noise=0.5"))
+    assert "set= changes the cpu scale's configuration" in out
+    report = json.loads((toy / "results/toy/cpu/claims.json").read_text())
+    assert report["config_changed"] == ["high", "low", "near"]
+    assert "not the cpu scale's configuration" in out              # the verdict table says it too

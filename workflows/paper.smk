@@ -46,6 +46,9 @@ SEEDS = DESIGN["seeds"][:LOOKS[0]]
 TARGETED = preflight.targeted(PAPER, [p.name for p in Path("papers").iterdir() if (p / "Snakefile").exists()])
 if not TARGETED:
     OVERRIDES = []
+elif OVERRIDES and SCALE != "smoke":
+    print(f"{PAPER}: set= changes the {SCALE} scale's configuration: the verdicts written to results/{PAPER}/{SCALE}/ "
+          f"will be those of the overridden runs (git diff shows them against the committed ones)", file=sys.stderr)
 _RESOLVED = preflight.checked(preflight.check_paper, PAPER_DIR, SCALE, OVERRIDES, EXPERIMENTS)
 DATA = {e: (c.get("data") or {}).get("registry") for e, c in _RESOLVED.items()}
 # `needs: [experiments]` in an experiment's config: it reads those experiments' finished runs (same seeds)
