@@ -35,8 +35,6 @@ _PCFG = preflight.checked(load_paper_config, f"{PAPER_DIR}/config.yaml")
 if SCALE not in _PCFG["scales"]:
     preflight.refuse(f"{PAPER_DIR}/config.yaml has no scale {SCALE!r}; valid: {', '.join(_PCFG['scales'])}")
 BLOCKED = blocked_experiments(_PCFG, SCALE)
-for _e, _why in BLOCKED.items():
-    print(f"{PAPER}: skipping {_e}: {_why}", file=sys.stderr)
 EXPERIMENTS = [e for e in _PCFG["experiments"] if e not in BLOCKED]
 DESIGN = seed_design(_PCFG, SCALE)
 LOOKS = DESIGN["looks"]
@@ -44,6 +42,8 @@ SEEDS = DESIGN["seeds"][:LOOKS[0]]
 # every experiment resolved with the user's `set=` overrides (when this paper is asked for), and claims.yaml
 # validated: refused before any job
 TARGETED = preflight.targeted(PAPER, [p.name for p in Path("papers").iterdir() if (p / "Snakefile").exists()])
+for _e, _why in (BLOCKED.items() if TARGETED else ()):     # said for the papers asked for only
+    print(f"{PAPER}: skipping {_e}: {_why}", file=sys.stderr)
 if not TARGETED:
     OVERRIDES = []
 elif OVERRIDES and SCALE != "smoke":
