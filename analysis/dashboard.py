@@ -27,7 +27,7 @@ from analysis import compare
 from analysis.dashboard_figures import claim_figure, curve_figure, data_uri
 from analysis.terminal import counts
 from analysis.verdicts import VERDICTS
-from analysis.verify import digits, reported_text
+from analysis.rule_text import digits, reported_text
 from repro import runio, tracking
 
 COLOURS = {"reproduced": "#1b7f3b", "holds": "#4caf50", "not reproduced": "#c62828", "inconclusive": "#e0a800",

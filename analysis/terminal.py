@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 
+from analysis.rule_text import digits, reported_text
 from analysis.verdicts import VERDICTS, value_band
 
 WIDTH = 100
@@ -26,7 +27,6 @@ def counts_line(report: dict) -> str:
 
 def paper_text(rule: dict) -> str:
     """The paper's side, short: a value and its band, a bound, or what an ordering compares."""
-    from analysis.verify import digits, reported_text
     if rule["kind"] == "value":
         lo, hi = value_band(rule)
         return f"{rule['reported']:.{digits(rule)}f} ± {(hi - lo) / 2:g}"
@@ -35,7 +35,6 @@ def paper_text(rule: dict) -> str:
 
 def ours_text(claim: dict) -> str:
     """Our headline number and its interval; a side the seeds cannot bound (one seed) is left out, not infinite."""
-    from analysis.verify import digits
     rep = claim.get("reproduced") or {}
     v = rep.get("mean", rep.get("gap", rep.get("slope")))
     if v is None or not math.isfinite(v):

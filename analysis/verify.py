@@ -19,11 +19,12 @@ from analysis import curves, dvc_plots, terminal
 from analysis import rule_history
 from analysis.claims import ClaimsError, experiments_of, load_claims, metric_range, our_choices, target_basis
 from analysis.sequential import judge_sequential
-from analysis.verdicts import ALPHA, NOT_RUN, VERDICTS, value_band
+from analysis.rule_text import digits, reported_text
+from analysis.verdicts import ALPHA, NOT_RUN, VERDICTS
 from repro import config as rconfig
 from repro import export, plan_time, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
-from repro.data import blocked_experiments
+from repro.availability import blocked_experiments
 
 
 class MissingRunError(FileNotFoundError):
@@ -237,38 +238,8 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
             "claims": rows, "summary": summary, "flags": flags, "config_changed": changed}
 
 
-def digits(rule: dict) -> int:
-    """Decimals enough to show the rule's finest number (a tolerance of 0.05 needs 3: MMCS 0.950, not 1.0)."""
-    finest = [abs(float(rule[k])) for k in ("tolerance", "reported_spread", "margin", "reported", "bound", "expected")
-              if isinstance(rule.get(k), (int, float)) and rule[k] != 0]
-    if not finest:
-        return 3
-    return int(min(4, max(1, 1 - math.floor(math.log10(min(finest))))))
-
-
 def _fmt(x, d=1):
     return "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{d}f}"
-
-
-def reported_text(rule: dict) -> str:
-    """What the paper's side of the row says: the target, or for an ordering what is compared, the right way round."""
-    d = digits(rule)
-    kind = rule["kind"]
-    if kind == "value":
-        lo, hi = value_band(rule)
-        band = (hi - lo) / 2
-        return (f"{rule['reported']:.{d}f}" + (f" ± {rule['reported_spread']:g} (paper's std)"
-                                                if "reported_spread" in rule else "") + f"; band ± {band:g}")
-    if kind == "bound":
-        return f"{rule['direction']} {rule['bound']:g}"
-    if kind == "ordering":
-        op = ">" if rule.get("higher_is_better", True) else "<"
-        by = f" by more than {rule['margin']:g}" if rule["margin"] else ""
-        return f"{', '.join(rule['better'])} {op} {', '.join(rule['worse'])}{by}" + (
-            " (lower is better)" if op == "<" else "")
-    what = "exponent" if rule["fit"] == "loglog" else "slope"
-    return (f"{what} {rule['direction']} {rule['bound']:g}" if "bound" in rule
-            else f"{what} {rule['expected']:g} ± {rule['tolerance']:g}")
 
 
 def flag_text(r: dict) -> str:

@@ -59,10 +59,12 @@ def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, ove
     chash = rconfig.config_hash(cfg)
     run_dir = Path(run_dir or runio.run_dir(tracking.results_dir(), paper, experiment, scale, seed))
     run_dir.mkdir(parents=True, exist_ok=True)
+    # built before the run is tracked: a task that cannot be built leaves no MLflow run behind
+    task = build_task(cfg, seed)
     tracker, git = None, tracking.git_state()
     if track and tracking.enabled():
         tracker = start_tracker(paper_dir, cfg, chash, seed, run_dir, git, data_tag(cfg))
-    task = build_task(cfg, seed)
+    status, metrics = "FAILED", None
     try:
         if isinstance(task, Measurement):
             metrics, rows = task.measure()
@@ -75,14 +77,13 @@ def run(paper_dir: Path, build_task, experiment: str, scale: str, seed: int, ove
         else:
             metrics = train(task, cfg, seed, run_dir, tracker=tracker, config_hash=chash, progress=progress,
                             stop_after=stop_after, provenance=git)
-    except BaseException:
-        if tracker:
-            tracker.finish("FAILED")
-        raise
-    if tracker and metrics:
-        for name in ("metrics.json", "history.csv", "config.yaml"):
-            tracker.log_artifact(run_dir / name)
-        tracker.finish()
+        status = "FINISHED" if metrics else "KILLED"      # stopped early (stop_after): resumes from its checkpoint
+    finally:
+        if tracker:                                       # every tracked run ends in a final state
+            if status == "FINISHED":
+                for name in ("metrics.json", "history.csv", "config.yaml"):
+                    tracker.log_artifact(run_dir / name)
+            tracker.finish(status)
     return metrics
 
 
@@ -101,6 +102,9 @@ def main(paper_dir: Path, build_task, argv=None) -> int:
                       args.run_dir, track=not args.no_track)
     except (rconfig.ConfigError, CheckpointError, tracking.TrackingError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:      # a setting the paper's code cannot build (e.g. an unknown architecture name)
+        print(f"error: {Path(paper_dir).name} {args.experiment} ({args.scale}): {e}", file=sys.stderr)
         return 2
     print({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     return 0

@@ -185,3 +185,30 @@ def seeds(paper_cfg: dict, scale: str) -> list[int]:
     """The seeds every run of the scale trains (an adaptive design's first look)."""
     d = seed_design(paper_cfg, scale)
     return d["seeds"][:d["looks"][0]]
+
+
+def main(argv=None) -> int:
+    """``python -m repro.config show papers/<p> <experiment> --scale S [--set k=v ...]``: the resolved config."""
+    import argparse
+    import sys
+    p = argparse.ArgumentParser(prog="python -m repro.config", description="Print an experiment's resolved config")
+    sub = p.add_subparsers(dest="command", required=True)
+    show = sub.add_parser("show", help="the config one run of an experiment trains with, and its hash")
+    show.add_argument("paper_dir", type=Path)
+    show.add_argument("experiment")
+    show.add_argument("--scale", default="cpu")
+    show.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    args = p.parse_args(argv)
+    try:
+        cfg = resolve(load_paper_config(args.paper_dir / "config.yaml"), args.experiment, args.scale, args.overrides)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False).rstrip())
+    print(f"# config hash {config_hash(cfg)} (recorded in each run's metrics.json; seeds: "
+          f"{', '.join(map(str, seeds(load_paper_config(args.paper_dir / 'config.yaml'), args.scale)))})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -84,32 +84,16 @@ def via_tfds(name: str) -> bool:
 
 
 def missing_reason(name: str, root: Path | None = None) -> str | None:
-    """None when every file of ``name`` can be used or fetched with a recorded checksum; otherwise why not."""
+    """None when every file of ``name`` can be used or fetched with a recorded checksum; otherwise why not. (A data
+    set read through TensorFlow Datasets: repro/availability.py asks repro/tfds_data.py instead.)"""
     ent = entry(name)
     if via_tfds(name):
-        from repro import tfds_data
-        return tfds_data.missing_reason(name)
+        raise DataError(f"{name} is read through TensorFlow Datasets: repro.availability.missing_reason says whether "
+                        "it is prepared")
     if all(ent["files"].values()):
         return None
     return (f"data set {name!r} has no recorded checksums in {REGISTRY.name} and is not in the mirror: where "
             f"{ent['base_url']} is reachable run `python -m repro.data fetch {name} --record`")
-
-
-def blocked_experiments(paper_cfg: dict, scale: str) -> dict:
-    """{experiment: why it cannot run} for experiments whose ``data.registry`` data set can be neither used nor
-    fetched with a recorded checksum, or whose ``data.tfds`` data set is not prepared (the workflow skips them; their
-    claims say ``not run`` with the reason)."""
-    from repro import config as rconfig
-
-    out = {}
-    for e in paper_cfg["experiments"]:
-        data = rconfig.resolve(paper_cfg, e, scale).get("data") or {}
-        for name in filter(None, (data.get("registry"), data.get("tfds"))):
-            if via_tfds(name) or not (data_root() / name / ".fetched").exists():
-                reason = missing_reason(name)
-                if reason:
-                    out[e] = f"needs data: {reason}"
-    return out
 
 
 def _record(name: str, sums: dict) -> None:

@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from repro.data import DataError
+
 REPO = Path(__file__).resolve().parents[1]
 FILE_FORMAT = "array_record"   # what tfds.data_source reads
 
@@ -49,7 +51,6 @@ def source(name: str, split: str):
     try:
         return tfds.data_source(name, split=split, data_dir=str(data_dir()), download=False)
     except Exception as e:  # TFDS raises several types for "not prepared" (AssertionError, FileNotFoundError, ...)
-        from repro.data import DataError
         raise DataError(f"{missing_reason(name) or e}") from e
 
 

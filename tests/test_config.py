@@ -96,3 +96,12 @@ def test_scientific_notation_without_a_dot_is_a_number():
     assert rc.parse_overrides(["train.lr=2e-4", "train.lr2=1E3", "x.name=e5"]) == {
         "train": {"lr": 2e-4, "lr2": 1000.0}, "x": {"name": "e5"}}
     assert rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "cpu", ["train.lr=5e-4"])["train"]["lr"] == 5e-4
+
+
+def test_show_prints_the_resolved_config_and_its_hash(capsys):
+    assert rc.main(["show", "papers/gnn", "gcn-cora", "--scale", "cpu", "--set", "train.lr=0.02"]) == 0
+    out = capsys.readouterr().out
+    cfg = rc.resolve(rc.load_paper_config("papers/gnn/config.yaml"), "gcn-cora", "cpu", ["train.lr=0.02"])
+    assert "lr: 0.02" in out and f"config hash {rc.config_hash(cfg)}" in out
+    assert rc.main(["show", "papers/gnn", "gcn-kora"]) == 2
+    assert "unknown experiment 'gcn-kora'" in capsys.readouterr().err

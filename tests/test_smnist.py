@@ -13,7 +13,7 @@ tfds = pytest.importorskip("tensorflow_datasets")
 from papers.mamba import experiment, smnist_task  # noqa: E402
 from papers.mamba.s4_classifier import S4Classifier  # noqa: E402
 from repro import config as rconfig  # noqa: E402
-from repro import data, tfds_data  # noqa: E402
+from repro import availability, data, tfds_data  # noqa: E402
 
 PCFG = rconfig.load_paper_config(experiment.PAPER_DIR / "config.yaml")
 
@@ -83,7 +83,7 @@ def test_smoke_run_trains_and_evaluates_on_mock_data(tmp_path, monkeypatch, mock
 
 def test_unprepared_data_blocks_the_experiments_with_the_command_that_prepares_it(tmp_path, monkeypatch):
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
-    blocked = data.blocked_experiments(PCFG, "cpu")
+    blocked = availability.blocked_experiments(PCFG, "cpu")
     assert set(blocked) == {"s4-smnist", "s4-psmnist"}
     assert "not prepared" in blocked["s4-smnist"] and "python -m repro.tfds_data prepare mnist" in blocked["s4-smnist"]
     with pytest.raises(data.DataError, match="repro.tfds_data prepare mnist"):

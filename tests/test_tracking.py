@@ -42,3 +42,27 @@ def test_unreachable_server_fails_with_uri_and_fix(monkeypatch):
 def test_tracking_uri_respects_the_environment(monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////tmp/elsewhere.db")
     assert tracking.tracking_uri() == "sqlite:////tmp/elsewhere.db"
+
+
+def test_every_tracked_run_ends_in_a_final_state_and_a_task_that_cannot_be_built_leaves_none(tmp_path, monkeypatch,
+                                                                                              capsys):
+    """A run stopped early (to be resumed) is KILLED, not left RUNNING; a task whose build fails (a bad setting)
+    is one error line and no MLflow run at all."""
+    monkeypatch.setenv("REPRO_TRACKING", "on")
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    from papers.mamba.experiment import PAPER_DIR, build_task
+    from repro import cli
+    small = ["train.steps=10", "train.log_every=5", "train.eval_every=10", "train.checkpoint_every=5"]
+    assert not cli.run(PAPER_DIR, build_task, "s4-mamba", "smoke", 4, small, run_dir=tmp_path / "run",
+                       progress=False, stop_after=5)
+
+    def broken(cfg, seed):
+        raise ValueError("model.arch 'transformerz' is not one of: mamba, s4")
+    assert cli.main(PAPER_DIR, broken, ["--experiment", "s4-mamba", "--scale", "smoke", "--seed", "5"]) == 2
+    assert "error: mamba s4-mamba (smoke): model.arch 'transformerz'" in capsys.readouterr().err
+    import mlflow
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.tracking_uri())
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    runs = mlflow.search_runs(experiment_names=["mamba"])
+    assert list(runs["tags.seed"]) == ["4"] and list(runs["status"]) == ["KILLED"]

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path.cwd()))
 from repro import preflight  # noqa: E402
 from repro.config import load_paper_config, seed_design  # noqa: E402
-from repro.data import blocked_experiments  # noqa: E402
+from repro.availability import blocked_experiments  # noqa: E402
 
 # absl (imported through TensorFlow Datasets above) puts a handler on the root logger, which would print every
 # Snakemake line a second time ("INFO:snakemake.logging: ..."): Snakemake's logger has its own handlers
