@@ -23,8 +23,10 @@ $(STAMP): requirements.lock
 $(PAPER_TARGETS): papers/%: $(STAMP)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH snakemake papers/$(patsubst %/,%,$*) $(ARGS)
 
-# one pytest worker per core; a test file stays on one worker (its module fixtures are shared)
+# ruff first (pyproject.toml's rules), then one pytest worker per core; a test file stays on one worker (its
+# module fixtures are shared)
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile $(ARGS)
 
 test-all: $(STAMP)

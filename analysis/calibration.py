@@ -120,13 +120,17 @@ def error_table() -> str:
             "| P(holds \\| gap = margin) | P(holds \\| bound met exactly) | P(trend holds \\| slope 0) |",
             "|---|---|---|---|---|---|"]
     for n in NS:
-        rows.append(f"| {n} | {value_rates(1.0, 1.0, n)['positive']:.3f} | {value_rates(0.0, 0.1, n)['negative']:.3f} "
-                    f"| {ordering_rates(0.5, 0.5, n, seed_sd=3.0)['positive']:.3f} | {bound_rates(0.0, n)['positive']:.3f} "
-                    f"| {trend_rates(0.0, n)['positive']:.3f} |")
-    rows.append(f"| sequential {seq} | {sequential_value_rates(1.0, 1.0, seq)['positive']:.3f} | "
-                f"{sequential_value_rates(0.0, 0.1, seq)['negative']:.3f} | "
-                f"{sequential_bound_rates(0.0, seq)['positive']:.3f} | {sequential_bound_rates(0.0, seq)['positive']:.3f} | "
-                f"{sequential_bound_rates(0.0, seq)['positive']:.3f} |")
+        rows.append(
+            f"| {n} | {value_rates(1.0, 1.0, n)['positive']:.3f} | {value_rates(0.0, 0.1, n)['negative']:.3f} "
+            f"| {ordering_rates(0.5, 0.5, n, seed_sd=3.0)['positive']:.3f} | {bound_rates(0.0, n)['positive']:.3f} "
+            f"| {trend_rates(0.0, n)['positive']:.3f} |"
+        )
+    rows.append(
+        f"| sequential {seq} | {sequential_value_rates(1.0, 1.0, seq)['positive']:.3f} | "
+        f"{sequential_value_rates(0.0, 0.1, seq)['negative']:.3f} | "
+        f"{sequential_bound_rates(0.0, seq)['positive']:.3f} | {sequential_bound_rates(0.0, seq)['positive']:.3f} | "
+        f"{sequential_bound_rates(0.0, seq)['positive']:.3f} |"
+    )
     return "\n".join(rows)
 
 
@@ -134,9 +138,13 @@ START, END = "<!-- calibration:start -->", "<!-- calibration:end -->"
 
 
 def render() -> str:
-    return ("Worst-case error rates (each at most alpha = 0.05 up to Monte-Carlo error; "
-            f"{SIMS:,} simulations each):\n\n" + error_table()
-            + "\n\nPower: P(the right verdict), σ = the seed-to-seed standard deviation:\n\n" + power_table())
+    return (
+        "Worst-case error rates (each at most alpha = 0.05 up to Monte-Carlo error; "
+        f"{SIMS:,} simulations each):\n\n"
+        + error_table()
+        + "\n\nPower: P(the right verdict), σ = the seed-to-seed standard deviation:\n\n"
+        + power_table()
+    )
 
 
 def main(argv=None) -> int:

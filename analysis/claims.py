@@ -87,7 +87,9 @@ def target_basis(rule: dict) -> str:
 
 def our_choices(rule: dict) -> dict:
     """The rule's numbers that the paper does not state, with the reasons given: ``{field: reason}``."""
-    return {f: b.split(":", 1)[1].strip() for f, b in (rule.get("basis") or {}).items() if basis_kind(b) == "our choice"}
+    return {
+        f: b.split(":", 1)[1].strip() for f, b in (rule.get("basis") or {}).items() if basis_kind(b) == "our choice"
+    }
 
 
 def metric_range(claims_data: dict, metric: str) -> tuple[float, float]:
@@ -144,13 +146,18 @@ def load_claims(path: Path, experiments: list[str] | None = None) -> dict:
 def _check_metrics(path, data):
     metrics = data.get("metrics")
     if not isinstance(metrics, dict) or not metrics:
-        raise ClaimsError(f"{path}: expected a 'metrics' mapping declaring each metric's range, "
-                          "e.g. metrics: {accuracy: {range: [0, 100]}}")
+        raise ClaimsError(
+            f"{path}: expected a 'metrics' mapping declaring each metric's range, "
+            "e.g. metrics: {accuracy: {range: [0, 100]}}"
+        )
     for name, m in metrics.items():
         r = (m or {}).get("range") if isinstance(m, dict) else None
-        ok = (isinstance(r, list) and len(r) == 2
-              and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in r)
-              and (None in r or r[0] < r[1]))
+        ok = (
+            isinstance(r, list)
+            and len(r) == 2
+            and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in r)
+            and (None in r or r[0] < r[1])
+        )
         if not ok:
             raise ClaimsError(f"{path}: metrics.{name}.range must be [low, high] with low < high (null: unbounded)")
 
@@ -158,18 +165,31 @@ def _check_metrics(path, data):
 def _check_basis(path, cid, rule):
     basis = rule.get("basis")
     if not isinstance(basis, dict):
-        _fail(path, cid, "rule.basis", "missing: say where each number of the rule comes from "
-                                       f"({', '.join(f for f in BASIS_FIELDS if f in rule)})")
+        _fail(
+            path,
+            cid,
+            "rule.basis",
+            "missing: say where each number of the rule comes from "
+            f"({', '.join(f for f in BASIS_FIELDS if f in rule)})",
+        )
     for field in BASIS_FIELDS:
         if field in rule and field not in basis:
             _fail(path, cid, f"rule.basis.{field}", "missing: say where this number comes from")
     for field, text in basis.items():
         if field not in rule or field not in BASIS_FIELDS:
             _fail(path, cid, f"rule.basis.{field}", "names no number of the rule")
-        if not isinstance(text, str) or ":" not in text or basis_kind(text) not in BASIS_KINDS \
-                or not text.split(":", 1)[1].strip():
-            _fail(path, cid, f"rule.basis.{field}",
-                  f"must read '<kind>: <detail>' with kind one of {', '.join(BASIS_KINDS)}")
+        if (
+            not isinstance(text, str)
+            or ":" not in text
+            or basis_kind(text) not in BASIS_KINDS
+            or not text.split(":", 1)[1].strip()
+        ):
+            _fail(
+                path,
+                cid,
+                f"rule.basis.{field}",
+                f"must read '<kind>: <detail>' with kind one of {', '.join(BASIS_KINDS)}",
+            )
         if basis_kind(text) == "direction" and rule[field] != 0:
             _fail(path, cid, f"rule.basis.{field}", "a 'direction' basis goes with 0 (the sign alone is claimed)")
 

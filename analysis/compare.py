@@ -3,9 +3,11 @@
     python -m analysis.compare REF [--results results]
 
 REF is a results directory (holding <paper>/<scale>/claims.json) or a git revision whose committed
-results/<p>/<scale>/claims.json are read with ``git show`` (e.g. ``HEAD``: compare a smoke or re-run in the working tree with the committed
+results/<p>/<scale>/claims.json are read with ``git show`` (e.g. ``HEAD``: compare a smoke or re-run in the working
+tree with the committed
 verdicts). The dashboard shows the same comparison (``python -m analysis.dashboard --compare REF``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,18 +36,24 @@ def load_set(ref: str | Path, scale: str | None = None) -> dict:
             raise CompareError(f"{path} holds no <paper>/{scale or '<scale>'}/claims.json")
         return {paper: json.loads(p.read_text()) for paper, p in files.items()}
     git = ["git", "-C", str(tracking.REPO)]
-    ls = subprocess.run([*git, "ls-tree", "-r", "--name-only", str(ref), "--", "results"], capture_output=True,
-                        text=True)
+    ls = subprocess.run(
+        [*git, "ls-tree", "-r", "--name-only", str(ref), "--", "results"], capture_output=True, text=True
+    )
     if ls.returncode != 0:
-        raise CompareError(f"{ref!r} is neither a results directory nor a git revision of this repository "
-                           f"({ls.stderr.strip()})")
-    names = [Path(n) for n in ls.stdout.split()
-             if len(Path(n).parts) == 4 and Path(n).name == "claims.json" and Path(n).parts[2] in runio.SCALES]
+        raise CompareError(
+            f"{ref!r} is neither a results directory nor a git revision of this repository ({ls.stderr.strip()})"
+        )
+    names = [
+        Path(n)
+        for n in ls.stdout.split()
+        if len(Path(n).parts) == 4 and Path(n).name == "claims.json" and Path(n).parts[2] in runio.SCALES
+    ]
     names.sort(key=lambda p: (p.parts[1], runio.SCALES.index(p.parts[2])))
     reports = {}
     for paper, name in runio.preferred(names, scale).items():
-        text = subprocess.run([*git, "show", f"{ref}:{name.as_posix()}"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            [*git, "show", f"{ref}:{name.as_posix()}"], capture_output=True, text=True, check=True
+        ).stdout
         reports[paper] = json.loads(text)
     if not reports:
         raise CompareError(f"git revision {ref} has no committed results/<paper>/{scale or '<scale>'}/claims.json")
@@ -75,11 +83,20 @@ def diff(old: dict, new: dict) -> pd.DataFrame:
                 change = "value"
             else:
                 change = ""
-            rows.append({"paper": paper, "claim": cid,
-                         "scale_before": (old.get(paper) or {}).get("scale"), "scale_after": (new.get(paper) or {}).get("scale"),
-                         "verdict_before": ca["verdict"] if ca else None, "verdict_after": cb["verdict"] if cb else None,
-                         "value_before": va, "value_after": vb,
-                         "delta": vb - va if va is not None and vb is not None else None, "change": change})
+            rows.append(
+                {
+                    "paper": paper,
+                    "claim": cid,
+                    "scale_before": (old.get(paper) or {}).get("scale"),
+                    "scale_after": (new.get(paper) or {}).get("scale"),
+                    "verdict_before": ca["verdict"] if ca else None,
+                    "verdict_after": cb["verdict"] if cb else None,
+                    "value_before": va,
+                    "value_after": vb,
+                    "delta": vb - va if va is not None and vb is not None else None,
+                    "change": change,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -100,8 +117,7 @@ def main(argv=None) -> int:
     shown = df if args.all else df[df["change"] != ""]
     with pd.option_context("display.max_rows", None, "display.width", 200):
         print(shown.to_string(index=False) if len(shown) else "no claim changed")
-    print(f"\n{(df['change'] != '').sum()} of {len(df)} claims changed "
-          f"({(df['change'] == 'verdict').sum()} verdicts)")
+    print(f"\n{(df['change'] != '').sum()} of {len(df)} claims changed ({(df['change'] == 'verdict').sum()} verdicts)")
     return 0
 
 

@@ -59,7 +59,7 @@ def claim_figure(claim: dict) -> bytes | None:
         return None
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 0.55 + 0.42 * len(groups)))
-    for i, (name, g) in enumerate(groups.items()):
+    for i, g in enumerate(groups.values()):
         vals = [v for v in (g["values"].values() if isinstance(g["values"], dict) else g["values"]) if _finite(v)]
         ax.plot(vals, [i] * len(vals), "o", ms=4, color=GREY, alpha=.6, zorder=3)
         lo, hi = _clip(g.get("ci_low"), g.get("ci_high"), rng)

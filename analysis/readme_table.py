@@ -74,12 +74,19 @@ def render_diagnostics(paper_dir: Path, results: Path) -> str:
         base = flatten(rconfig.resolve(pcfg, m["experiment"], m["scale"]))
         diff = {k: v for k, v in flatten(run_cfg).items() if k in base and base[k] != v}
         changes = ", ".join(f"{k}={v}" for k, v in sorted(diff.items())) or "none"
-        rows.append(f"| {mfile.parent.parent.name} | {m['experiment']} | {m['scale']} | {changes} | {m['seed']} "
-                    f"| {m.get('accuracy', float('nan')):.1f} | {m['steps']} | `{m.get('git_commit', 'unknown')[:10]}` |")
+        rows.append(
+            f"| {mfile.parent.parent.name} | {m['experiment']} | {m['scale']} | {changes} | {m['seed']} "
+            f"| {m.get('accuracy', float('nan')):.1f} | {m['steps']} | `{m.get('git_commit', 'unknown')[:10]}` |"
+        )
     if not rows:
         return "No diagnostic runs."
-    return "\n".join(["| run | experiment | scale | differs from the scale's config | seed | accuracy | steps | commit |",
-                      "|---|---|---|---|---|---|---|---|", *rows])
+    return "\n".join(
+        [
+            "| run | experiment | scale | differs from the scale's config | seed | accuracy | steps | commit |",
+            "|---|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 EXP_START, EXP_END = "<!-- experiments:start -->", "<!-- experiments:end -->"
@@ -93,16 +100,20 @@ def render_experiments(paper_dir: Path, results: Path, scale: str) -> str:
     import numpy as np
 
     from repro import config as rconfig
+
     pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
     metrics = (pcfg.get("report") or {}).get("metrics") or []
     head = ["experiment", "seeds", *metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for e in pcfg["experiments"]:
-        runs = [json.loads(f.read_text())
-                for f in sorted((results / pcfg["paper"] / "runs" / e / scale).glob("seed*/metrics.json"))]
+        runs = [
+            json.loads(f.read_text())
+            for f in sorted((results / pcfg["paper"] / "runs" / e / scale).glob("seed*/metrics.json"))
+        ]
         if not runs:
             lines.append(f"| {e} | 0 |" + " not run |" * len(metrics))
             continue
+
         def f(x, digits):
             return f"{x:.0f}" if abs(x) >= 100 else f"{x:.{digits}g}"
 
@@ -148,13 +159,21 @@ def main(argv=None) -> int:
     text = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: f"{START}\n{block}\n{END}", text, flags=re.S)
     if DIAG_START in text and DIAG_END in text:
         diag = render_diagnostics(args.paper_dir, results)
-        text = re.sub(re.escape(DIAG_START) + ".*?" + re.escape(DIAG_END), lambda _: f"{DIAG_START}\n{diag}\n{DIAG_END}",
-                      text, flags=re.S)
+        text = re.sub(
+            re.escape(DIAG_START) + ".*?" + re.escape(DIAG_END),
+            lambda _: f"{DIAG_START}\n{diag}\n{DIAG_END}",
+            text,
+            flags=re.S,
+        )
     runs_here = any((results / paper / "runs").glob(f"*/{report['scale']}/seed*/metrics.json"))
     if EXP_START in text and EXP_END in text and runs_here:  # (without runs on disk the block keeps what it says)
         exp = render_experiments(args.paper_dir, results, report["scale"])
-        text = re.sub(re.escape(EXP_START) + ".*?" + re.escape(EXP_END), lambda _: f"{EXP_START}\n{exp}\n{EXP_END}",
-                      text, flags=re.S)
+        text = re.sub(
+            re.escape(EXP_START) + ".*?" + re.escape(EXP_END),
+            lambda _: f"{EXP_START}\n{exp}\n{EXP_END}",
+            text,
+            flags=re.S,
+        )
     readme.write_text(text)
     print(f"updated {readme} ({report['scale']} scale)")
     return 0

@@ -120,7 +120,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("paper_dir", type=Path)
     p.add_argument("--scale", default="cpu")
-    p.add_argument("--from", dest="source", type=Path, default=None, help="default: results/<paper>/<scale>/claims.json")
+    p.add_argument("--from", dest="source", type=Path, default=None,
+                   help="default: results/<paper>/<scale>/claims.json")
     p.add_argument("--write", action="store_true", help="write results/<paper>/<scale>/claims.json and claims.csv")
     args = p.parse_args(argv)
     results = tracking.results_dir()

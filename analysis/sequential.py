@@ -8,9 +8,11 @@ alpha(t) = alpha ln(1 + (e - 1) t), t = n_k / n_max: the nominal levels a_k are 
 one-sided t-test on the seeds, repeated at every look under the null, first crosses at look k with probability
 alpha(t_k) - alpha(t_{k-1}). The looks see nested sets of seeds, so they are correlated and a_k exceeds that
 increment: the calibration accounts for it where a union bound would not. Every rule's decision is built from such
-one-sided t-tests (an equivalence test is two of them), so each error rate stays at most alpha; tests/test_calibration.py
+one-sided t-tests (an equivalence test is two of them), so each error rate stays at most alpha;
+tests/test_calibration.py
 checks it by simulation. A scale with a list of seeds is a single look at the full alpha.
 """
+
 from __future__ import annotations
 
 import functools
@@ -66,8 +68,9 @@ def first(values_by_exp: dict, n: int) -> dict | None:
     return out
 
 
-def judge_sequential(claim: dict, values_by_exp: dict, looks: list[int], alpha: float = ALPHA,
-                     metric_range=OPEN) -> dict:
+def judge_sequential(
+    claim: dict, values_by_exp: dict, looks: list[int], alpha: float = ALPHA, metric_range=OPEN
+) -> dict:
     """Walk the looks; return the verdict of the first look that decides (or the last one reached), with
     ``sequential``: looks, their alphas, the verdict at each look taken, how many seeds decided and why it stopped.
     ``next_seeds`` is the number of seeds the next look needs when the claim is still open and seeds are missing."""
@@ -86,11 +89,21 @@ def judge_sequential(claim: dict, values_by_exp: dict, looks: list[int], alpha: 
             why = "decided" if k + 1 < len(looks) or len(looks) == 1 else "decided at the last look"
             result["sequential"] = _record(looks, alphas, taken, why)
             return result
-    result["sequential"] = _record(looks, alphas, taken, "undecided at the most seeds allowed"
-                                   if len(looks) > 1 else "undecided (a fixed number of seeds)")
+    result["sequential"] = _record(
+        looks,
+        alphas,
+        taken,
+        "undecided at the most seeds allowed" if len(looks) > 1 else "undecided (a fixed number of seeds)",
+    )
     return result
 
 
 def _record(looks, alphas, taken, stopped, next_seeds=None) -> dict:
-    return {"looks": looks, "alphas": alphas, "taken": taken, "n_seeds": taken[-1]["n"], "stopped": stopped,
-            "next_seeds": next_seeds}
+    return {
+        "looks": looks,
+        "alphas": alphas,
+        "taken": taken,
+        "n_seeds": taken[-1]["n"],
+        "stopped": stopped,
+        "next_seeds": next_seeds,
+    }

@@ -1,9 +1,11 @@
 """Judge every claim of a paper from its runs: ``python -m analysis.verify papers/mamba --scale cpu``.
 
 Reads ``claims.yaml`` and ``config.yaml`` from the paper folder and ``metrics.json`` of each run, writes
-``results/<paper>/<scale>/claims.json`` and ``claims.csv``, logs reported and reproduced values with the verdicts to MLflow,
+``results/<paper>/<scale>/claims.json`` and ``claims.csv``, logs reported and reproduced values with the verdicts to
+MLflow,
 and prints the table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +38,9 @@ class RunNotRun(Exception):
     e.g. attention at a length whose L x L scores do not fit in memory, or a length beyond this scale's range."""
 
 
-def collect(results: Path, paper: str, scale: str, experiments, seeds, metric: str, paper_dir: Path,
-            required: int | None = None) -> dict:
+def collect(
+    results: Path, paper: str, scale: str, experiments, seeds, metric: str, paper_dir: Path, required: int | None = None
+) -> dict:
     """``{experiment: {seed: value}}`` over the runs present; the first ``required`` seeds (default: all) must be."""
     required = len(seeds) if required is None else required
     out = {}
@@ -49,7 +52,8 @@ def collect(results: Path, paper: str, scale: str, experiments, seeds, metric: s
                 if i < required:
                     raise MissingRunError(
                         f"{path} is missing: run it with `snakemake {paper_dir.as_posix()} --config scale={scale}` "
-                        f"(or python -m papers.{paper}.experiment --experiment {e} --scale {scale} --seed {s})")
+                        f"(or python -m papers.{paper}.experiment --experiment {e} --scale {scale} --seed {s})"
+                    )
                 continue
             m = json.loads(path.read_text())
             why = (m.get("not_run") or {}).get(metric)
@@ -74,8 +78,12 @@ def run_commits(results: Path, paper: str, scale: str, experiments, seeds) -> li
 
 def run_config_hashes(results: Path, paper: str, scale: str, experiments, seeds) -> set[str]:
     """The config hashes a claim's runs recorded (``unknown`` for runs without one)."""
-    return {json.loads((runio.run_dir(results, paper, e, scale, s) / "metrics.json").read_text()).get("config_hash")
-            or rule_history.UNKNOWN for e in experiments for s in seeds}
+    return {
+        json.loads((runio.run_dir(results, paper, e, scale, s) / "metrics.json").read_text()).get("config_hash")
+        or rule_history.UNKNOWN
+        for e in experiments
+        for s in seeds
+    }
 
 
 def check_final_params(run_dir: Path, metrics: dict) -> None:
@@ -127,12 +135,17 @@ def run_provenance(results: Path, paper: str, scale: str, experiments, seeds) ->
                     commits[tags.get("git_commit", "unknown")] = tags.get("git_dirty", "unknown")
                 for k, v in tags.items():
                     if k.startswith("version."):
-                        packages.setdefault(k[len("version."):], set()).add(v)
+                        packages.setdefault(k[len("version.") :], set()).add(v)
         except Exception:  # provenance is best effort when the store is elsewhere
             commits.setdefault("unknown", "unknown")
-    return {"runs_git": commits,
-            "runs_provenance": {"machines": sorted(machines) or ["not recorded (runs predate the field)"],
-                                "devices": sorted(devices), "packages": {k: sorted(v) for k, v in sorted(packages.items())}}}
+    return {
+        "runs_git": commits,
+        "runs_provenance": {
+            "machines": sorted(machines) or ["not recorded (runs predate the field)"],
+            "devices": sorted(devices),
+            "packages": {k: sorted(v) for k, v in sorted(packages.items())},
+        },
+    }
 
 
 class RunDirs:
@@ -158,8 +171,7 @@ class RunDirs:
         return run_config_hashes(self.results, self.paper, self.scale, experiments, seeds)
 
 
-def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: int | None = None,
-           source=None) -> dict:
+def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: int | None = None, source=None) -> dict:
     """Judge every claim from the runs present (``max_seeds``: only the first so many seeds, as at a sequential
     look: analysis/seed_plan.py)."""
     paper_dir = Path(paper_dir)
@@ -173,12 +185,20 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
     rows, used = [], {}
     for claim in claims["claims"]:
         rule = claim["rule"]
-        row = {"id": claim["id"], "statement": claim["statement"], "source": claim["source"],
-               "metric": claim["metric"], "kind": rule["kind"], "rule": rule, "experiments": experiments_of(claim),
-               "range": list(claims["metrics"][claim["metric"]]["range"]),
-               "target": target_basis(rule), "our_choices": our_choices(rule),
-               "secondary": bool(claim.get("secondary", False)),
-               "deviation": claim.get("deviations", {}).get(scale, "")}
+        row = {
+            "id": claim["id"],
+            "statement": claim["statement"],
+            "source": claim["source"],
+            "metric": claim["metric"],
+            "kind": rule["kind"],
+            "rule": rule,
+            "experiments": experiments_of(claim),
+            "range": list(claims["metrics"][claim["metric"]]["range"]),
+            "target": target_basis(rule),
+            "our_choices": our_choices(rule),
+            "secondary": bool(claim.get("secondary", False)),
+            "deviation": claim.get("deviations", {}).get(scale, ""),
+        }
         needs = [e for e in experiments_of(claim) if e in blocked]
         if "not_run" in claim:
             row.update(verdict=NOT_RUN, reason=claim["not_run"], reproduced=None)
@@ -197,8 +217,9 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
                 row["runs"] = source.runs(experiments_of(claim), seeds[:n])
                 for e in experiments_of(claim):
                     used[e] = max(used.get(e, 0), n)
-                row["rule_status"] = rule_history.status(paper_dir / "claims.yaml", claim,
-                                                         source.commits(experiments_of(claim), seeds[:n]))
+                row["rule_status"] = rule_history.status(
+                    paper_dir / "claims.yaml", claim, source.commits(experiments_of(claim), seeds[:n])
+                )
         if "rule_status" not in row:
             row["rule_status"] = rule_history.status(paper_dir / "claims.yaml", claim, [])
         rows.append(row)
@@ -220,22 +241,43 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
         for e, n in sorted(used.items()):
             if source.config_hashes([e], seeds[:n]) != {rconfig.config_hash(rconfig.resolve(pcfg, e, scale))}:
                 changed.append(e)
-    summary, flags = {}, {"fragile": 0, "rule changed after its runs": 0, "judged against our choice": 0,
-                          "judged in a band we chose": 0}
+    summary, flags = (
+        {},
+        {
+            "fragile": 0,
+            "rule changed after its runs": 0,
+            "judged against our choice": 0,
+            "judged in a band we chose": 0,
+        },
+    )
     for r in rows:
         summary[r["verdict"]] = summary.get(r["verdict"], 0) + 1
         flags["fragile"] += bool(r.get("fragile"))
         flags["rule changed after its runs"] += bool((r.get("rule_status") or {}).get("after_runs"))
         flags["judged against our choice"] += r["target"] == "our choice" and r["verdict"] != NOT_RUN
         flags["judged in a band we chose"] += r["target"] == "paper, our band" and r["verdict"] != NOT_RUN
-    return {"paper": paper, "title": claims["paper"]["title"], "scale": scale,
-            "evidence": scale != "smoke", "note": "smoke scale: proves the pipeline, not evidence" if scale == "smoke" else "",
-            **tracking.git_state(), **behind,
-            "verified": {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                         "machine": provenance.machine(), "packages": provenance.packages()},
-            "design": {"alpha": ALPHA, **design}, "experiments": sorted(used),
-            "seeds": seeds[:max(used.values(), default=looks[0])], "seeds_per_experiment": dict(sorted(used.items())),
-            "claims": rows, "summary": summary, "flags": flags, "config_changed": changed}
+    return {
+        "paper": paper,
+        "title": claims["paper"]["title"],
+        "scale": scale,
+        "evidence": scale != "smoke",
+        "note": "smoke scale: proves the pipeline, not evidence" if scale == "smoke" else "",
+        **tracking.git_state(),
+        **behind,
+        "verified": {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": provenance.machine(),
+            "packages": provenance.packages(),
+        },
+        "design": {"alpha": ALPHA, **design},
+        "experiments": sorted(used),
+        "seeds": seeds[: max(used.values(), default=looks[0])],
+        "seeds_per_experiment": dict(sorted(used.items())),
+        "claims": rows,
+        "summary": summary,
+        "flags": flags,
+        "config_changed": changed,
+    }
 
 
 def _fmt(x, d=1):
@@ -262,12 +304,25 @@ def table(report: dict) -> pd.DataFrame:
             ours = f"gap {_fmt(rep.get('gap'), d)}" if rep else ""
         else:
             ours = f"{_fmt(rep.get('slope'), max(d, 2))}" if rep else ""
-        ci = (f"[{_fmt(rep.get('ci_low'), d)}, {_fmt(rep.get('ci_high'), d)}]"
-              if rep and rep.get("ci_low") is not None else "")
+        ci = (
+            f"[{_fmt(rep.get('ci_low'), d)}, {_fmt(rep.get('ci_high'), d)}]"
+            if rep and rep.get("ci_low") is not None
+            else ""
+        )
         n = (r.get("sequential") or {}).get("n_seeds", "")
-        rows.append({"claim": r["id"], "source": r["source"], "target": r.get("target", ""),
-                     "reported": reported_text(rule), "ours": ours, "90% CI": ci, "seeds": n, "verdict": r["verdict"],
-                     "flags": flag_text(r)})
+        rows.append(
+            {
+                "claim": r["id"],
+                "source": r["source"],
+                "target": r.get("target", ""),
+                "reported": reported_text(rule),
+                "ours": ours,
+                "90% CI": ci,
+                "seeds": n,
+                "verdict": r["verdict"],
+                "flags": flag_text(r),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -288,15 +343,30 @@ def write(report: dict, results: Path) -> Path:
     flat = []
     for r in report["claims"]:
         rep = r.get("reproduced") or {}
-        flat.append({"paper": report["paper"], "scale": report["scale"], "id": r["id"], "kind": r["kind"],
-                     "source": r["source"], "metric": r["metric"], "target": r.get("target", ""),
-                     "reported": r["rule"].get("reported"),
-                     "reproduced_mean": rep.get("mean", rep.get("gap", rep.get("slope"))),
-                     "reproduced_std": rep.get("std"), "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high"),
-                     "confidence": rep.get("confidence"), "n_seeds": (r.get("sequential") or {}).get("n_seeds"),
-                     "verdict": r["verdict"], "margin": r.get("margin"), "fragile": r.get("fragile"),
-                     "rule_changed_after_runs": (r.get("rule_status") or {}).get("after_runs"),
-                     "reason": r["reason"], "deviation": r["deviation"]})
+        flat.append(
+            {
+                "paper": report["paper"],
+                "scale": report["scale"],
+                "id": r["id"],
+                "kind": r["kind"],
+                "source": r["source"],
+                "metric": r["metric"],
+                "target": r.get("target", ""),
+                "reported": r["rule"].get("reported"),
+                "reproduced_mean": rep.get("mean", rep.get("gap", rep.get("slope"))),
+                "reproduced_std": rep.get("std"),
+                "ci_low": rep.get("ci_low"),
+                "ci_high": rep.get("ci_high"),
+                "confidence": rep.get("confidence"),
+                "n_seeds": (r.get("sequential") or {}).get("n_seeds"),
+                "verdict": r["verdict"],
+                "margin": r.get("margin"),
+                "fragile": r.get("fragile"),
+                "rule_changed_after_runs": (r.get("rule_status") or {}).get("after_runs"),
+                "reason": r["reason"],
+                "deviation": r["deviation"],
+            }
+        )
     runio.atomic_write(out / "claims.csv", pd.DataFrame(finite(flat)).to_csv(index=False))
     write_dvc_metrics(report, out / "metrics")
     return out / "claims.json"
@@ -307,16 +377,22 @@ def write_dvc_metrics(report: dict, folder: Path) -> None:
     interval, the seeds, the verdict) and one per verdict (how many claims have it), so each is a row of a few
     columns instead of one row per paper with a column per claim."""
     import shutil
+
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     for r in report["claims"]:
         rep = r.get("reproduced") or {}
         value = finite(rep.get("mean", rep.get("gap", rep.get("slope"))))
         lo, hi = finite(rep.get("ci_low")), finite(rep.get("ci_high"))
-        runio.write_json(tmp / f"{r['id']}.json", {
-            "ours": None if value is None else float(f"{value:.4g}"),
-            "ci": "" if lo is None or hi is None else f"[{lo:.3g}, {hi:.3g}]",
-            "seeds": (r.get("sequential") or {}).get("n_seeds"), "verdict": r["verdict"]})
+        runio.write_json(
+            tmp / f"{r['id']}.json",
+            {
+                "ours": None if value is None else float(f"{value:.4g}"),
+                "ci": "" if lo is None or hi is None else f"[{lo:.3g}, {hi:.3g}]",
+                "seeds": (r.get("sequential") or {}).get("n_seeds"),
+                "verdict": r["verdict"],
+            },
+        )
     counts = {v: 0 for v in VERDICTS}
     for r in report["claims"]:
         counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
@@ -331,18 +407,36 @@ def log_to_mlflow(report: dict) -> dict:
     Returns where they are: {experiment_id, verify_run_id, claim_run_ids: {claim: run id}}."""
     client = tracking.client()
     exp = tracking.experiment_id(client, report["paper"])
-    base_tags = {"paper": report["paper"], "scale": report["scale"], "kind": "verification",
-                 "git_commit": report["git_commit"], "git_dirty": report["git_dirty"]}
+    base_tags = {
+        "paper": report["paper"],
+        "scale": report["scale"],
+        "kind": "verification",
+        "git_commit": report["git_commit"],
+        "git_dirty": report["git_dirty"],
+    }
     parent = client.create_run(exp, run_name=f"verify/{report['scale']}", tags=base_tags)
     claim_runs = {}
     for r in report["claims"]:
         rep = r.get("reproduced") or {}
-        tags = {**base_tags, "claim": r["id"], "verdict": r["verdict"], "source": r["source"],
-                "reason": r["reason"][:5000], "mlflow.parentRunId": parent.info.run_id, "kind": "claim"}
+        tags = {
+            **base_tags,
+            "claim": r["id"],
+            "verdict": r["verdict"],
+            "source": r["source"],
+            "reason": r["reason"][:5000],
+            "mlflow.parentRunId": parent.info.run_id,
+            "kind": "claim",
+        }
         child = client.create_run(exp, run_name=f"claim/{r['id']}/{report['scale']}", tags=tags)
-        metrics = {"reported": r["rule"].get("reported"), "reproduced": rep.get("mean", rep.get("gap", rep.get("slope"))),
-                   "reproduced_std": rep.get("std"), "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high"),
-                   "margin": r.get("margin"), "n_seeds": (r.get("sequential") or {}).get("n_seeds")}
+        metrics = {
+            "reported": r["rule"].get("reported"),
+            "reproduced": rep.get("mean", rep.get("gap", rep.get("slope"))),
+            "reproduced_std": rep.get("std"),
+            "ci_low": rep.get("ci_low"),
+            "ci_high": rep.get("ci_high"),
+            "margin": r.get("margin"),
+            "n_seeds": (r.get("sequential") or {}).get("n_seeds"),
+        }
         for k, v in metrics.items():
             if v is not None and math.isfinite(v):
                 client.log_metric(child.info.run_id, k, float(v))
@@ -364,11 +458,13 @@ def main(argv=None) -> int:
     try:
         report = verify(args.paper_dir, args.scale, args.results)
         path = write(report, args.results or tracking.results_dir())
-        curves.write(args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"],
-                     report["seeds"])
-        dvc_plots.ensure()            # `dvc plots show`'s offline page template, if make venv did not write it
-        plan_time.record(args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"],
-                         report["seeds"])           # what the next run's time estimate reads (repro/plan_time.py)
+        curves.write(
+            args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"], report["seeds"]
+        )
+        dvc_plots.ensure()  # `dvc plots show`'s offline page template, if make venv did not write it
+        plan_time.record(
+            args.results or tracking.results_dir(), report["paper"], args.scale, report["experiments"], report["seeds"]
+        )  # what the next run's time estimate reads (repro/plan_time.py)
         if not args.no_track and tracking.enabled():
             # the verdicts are on disk first: an unreachable store loses nothing; then the ids join them
             report["mlflow"] = log_to_mlflow(report)

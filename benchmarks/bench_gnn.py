@@ -96,17 +96,24 @@ def main(argv=None) -> int:
         npz = Path(tmp) / "cora.npz"
         np.savez(npz, **arrays)
         for model in args.models.split(","):
-            ours, peer = run_jax(model, d, g, args.seeds), run_pyg(model, npz, args.seeds, args.threads, not args.pyg_dense_dropout)
+            ours, peer = (
+                run_jax(model, d, g, args.seeds),
+                run_pyg(model, npz, args.seeds, args.threads, not args.pyg_dense_dropout),
+            )
             print(f"\n{model.upper()}  seed  JAX s   epochs acc    | PyG s   epochs acc")
             for seed, (a, b) in enumerate(zip(ours, peer)):
-                print(f"      {seed:4d}  {a['seconds']:6.2f}  {a['epochs']:6d} {a['test_accuracy']:5.1f}  | "
-                      f"{b['seconds']:6.2f}  {b['epochs']:6d} {b['test_accuracy']:5.1f}")
+                print(
+                    f"      {seed:4d}  {a['seconds']:6.2f}  {a['epochs']:6d} {a['test_accuracy']:5.1f}  | "
+                    f"{b['seconds']:6.2f}  {b['epochs']:6d} {b['test_accuracy']:5.1f}"
+                )
             med = lambda rows, k: statistics.median(r[k] for r in rows)  # noqa: E731
             mean = lambda rows, k: statistics.mean(r[k] for r in rows)  # noqa: E731
-            print(f"  median time: JAX {med(ours, 'seconds'):.2f} s (+ {ours[0]['compile_s']:.1f} s compilation once), "
-                  f"PyG {med(peer, 'seconds'):.2f} s; ratio PyG/JAX = {med(peer, 'seconds') / med(ours, 'seconds'):.1f}x"
-                  f"; per epoch {1000 * med(peer, 'seconds') / med(peer, 'epochs'):.1f} ms vs "
-                  f"{1000 * med(ours, 'seconds') / med(ours, 'epochs'):.1f} ms")
+            print(
+                f"  median time: JAX {med(ours, 'seconds'):.2f} s (+ {ours[0]['compile_s']:.1f} s compilation once), "
+                f"PyG {med(peer, 'seconds'):.2f} s; ratio PyG/JAX = {med(peer, 'seconds') / med(ours, 'seconds'):.1f}x"
+                f"; per epoch {1000 * med(peer, 'seconds') / med(peer, 'epochs'):.1f} ms vs "
+                f"{1000 * med(ours, 'seconds') / med(ours, 'epochs'):.1f} ms"
+            )
             print(f"  mean test accuracy: JAX {mean(ours, 'test_accuracy'):.1f}, PyG {mean(peer, 'test_accuracy'):.1f}")
     return 0
 

@@ -42,11 +42,11 @@ FORMS = {"sequential": ss.scan_sequential, "associative": ss.scan_associative, "
          "sequential-autodiff": _autodiff_sequential}
 
 
-def inputs(b, l, d, n):
+def inputs(b, length, d, n):
     k = jax.random.split(jax.random.key(0), 6)
-    return (jax.random.normal(k[0], (b, l, d)), jax.nn.softplus(jax.random.normal(k[1], (b, l, d)) - 3),
-            -jnp.exp(jax.random.normal(k[2], (d, n))), jax.random.normal(k[3], (b, l, n)),
-            jax.random.normal(k[4], (b, l, n)), jnp.ones((d,)))
+    return (jax.random.normal(k[0], (b, length, d)), jax.nn.softplus(jax.random.normal(k[1], (b, length, d)) - 3),
+            -jnp.exp(jax.random.normal(k[2], (d, n))), jax.random.normal(k[3], (b, length, n)),
+            jax.random.normal(k[4], (b, length, n)), jnp.ones((d,)))
 
 
 def timeit(fn, args, repeats):

@@ -206,7 +206,7 @@ def train_gat(data: dict, seed: int, max_epochs: int = 100_000, patience: int = 
     vacc_mx, vlss_mn, curr = 0.0, math.inf, 0
     checkpoint = None
     epoch = 0
-    for epoch in range(max_epochs):
+    for epoch in range(max_epochs):  # noqa: B007 (read after the loop: the epochs run)
         model.train()
         opt.zero_grad()
         logits = model(x, edge_index)

@@ -26,7 +26,9 @@ def flatten(tree) -> dict:
 
 def _keep_key_data(tree):
     """PRNG key arrays are stored as their raw uint32 data."""
-    return jax.tree.map(lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree)
+    return jax.tree.map(
+        lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree
+    )
 
 
 class Checkpointer:
@@ -41,27 +43,36 @@ class Checkpointer:
         return self.manager.latest_step()
 
     def save(self, step: int, state, meta: dict) -> None:
-        self.manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(flatten(_keep_key_data(state))),
-                                                        meta=ocp.args.JsonSave(meta)))
+        self.manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(flatten(_keep_key_data(state))), meta=ocp.args.JsonSave(meta)
+            ),
+        )
         self.manager.wait_until_finished()
 
     def restore(self, step: int, template):
         """Restore into the structure of ``template``; returns (state, meta)."""
         where = self.directory / str(step)
-        fix = (f"delete {where} to resume from the checkpoint before it, or delete {self.directory} "
-               "to start this run over")
+        fix = (
+            f"delete {where} to resume from the checkpoint before it, or delete {self.directory} to start this run over"
+        )
         flat_template = flatten(_keep_key_data(template))
         abstract = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in flat_template.items()}
         try:
-            restored = self.manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
-                                                                          meta=ocp.args.JsonRestore()))
+            restored = self.manager.restore(
+                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
+            )
         except Exception as e:  # orbax/tensorstore raise many types for a damaged file
-            raise CheckpointError(f"checkpoint {where} is unreadable or corrupt ({type(e).__name__}: "
-                                  f"{str(e).splitlines()[0][:300]}); {fix}") from e
+            raise CheckpointError(
+                f"checkpoint {where} is unreadable or corrupt ({type(e).__name__}: "
+                f"{str(e).splitlines()[0][:300]}); {fix}"
+            ) from e
         flat = restored["state"]
         if set(flat) != set(flat_template):
-            raise CheckpointError(f"checkpoint {where} holds a different model/optimizer structure than this config "
-                                  f"builds; {fix}")
+            raise CheckpointError(
+                f"checkpoint {where} holds a different model/optimizer structure than this config builds; {fix}"
+            )
         for k, v in flat.items():
             v = np.asarray(v)
             if np.issubdtype(v.dtype, np.floating) and not np.all(np.isfinite(v)):

@@ -55,7 +55,8 @@ def load_paper_config(path: Path) -> dict:
 
 
 def _check_seeds(path, name, seeds) -> None:
-    """A list of seeds (a fixed design), or ``{min, max}`` with optional ``looks`` (adaptive: analysis/sequential.py)."""
+    """A list of seeds (a fixed design), or ``{min, max}`` with optional ``looks`` (adaptive:
+    analysis/sequential.py)."""
     where = f"{path}: scales.{name}.seeds"
     if isinstance(seeds, list):
         if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
@@ -67,8 +68,13 @@ def _check_seeds(path, name, seeds) -> None:
     if not (isinstance(lo, int) and isinstance(hi, int) and 2 <= lo <= hi):
         raise ConfigError(f"{where}: min and max must be integers with 2 <= min <= max")
     looks = seeds.get("looks")
-    if looks is not None and (not isinstance(looks, list) or not looks or looks[0] != lo or looks[-1] != hi
-                              or any(b <= a for a, b in zip(looks, looks[1:]))):
+    if looks is not None and (
+        not isinstance(looks, list)
+        or not looks
+        or looks[0] != lo
+        or looks[-1] != hi
+        or any(b <= a for a, b in zip(looks, looks[1:]))
+    ):
         raise ConfigError(f"{where}.looks must rise strictly from min ({lo}) to max ({hi})")
 
 
@@ -79,7 +85,9 @@ def _merge(base: dict, update: dict, where: str) -> dict:
             raise ConfigError(f"unknown config key {where}{key!r}; valid keys here: {', '.join(sorted(out))}")
         if isinstance(out[key], dict):
             if not isinstance(value, dict):
-                raise ConfigError(f"config key {where}{key} is a section; give one of its keys: {', '.join(sorted(out[key]))}")
+                raise ConfigError(
+                    f"config key {where}{key} is a section; give one of its keys: {', '.join(sorted(out[key]))}"
+                )
             out[key] = _merge(out[key], value, f"{where}{key}.")
         else:
             out[key] = _coerce(out[key], value, f"{where}{key}")
@@ -119,7 +127,7 @@ def parse_overrides(items: list[str]) -> dict:
             node = node.setdefault(part, {})
         value = yaml.safe_load(raw)
         if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
-            value = float(value)   # YAML 1.1 reads 2e-4 (no dot) as a string
+            value = float(value)  # YAML 1.1 reads 2e-4 (no dot) as a string
         node[parts[-1]] = value
     return out
 
@@ -146,8 +154,10 @@ def validate_train(train: dict, where: str) -> None:
         raise ConfigError(f"{where}: train.steps and train.log_every must be positive")
     for key in ("steps", "eval_every", "checkpoint_every"):
         if train.get(key) and train[key] % log:
-            raise ConfigError(f"{where}: train.{key}={train[key]} must be a multiple of train.log_every={log} "
-                              "(steps run in jitted chunks of log_every)")
+            raise ConfigError(
+                f"{where}: train.{key}={train[key]} must be a multiple of train.log_every={log} "
+                "(steps run in jitted chunks of log_every)"
+            )
 
 
 # Where a run executes, not what it computes: a run may resume on another number of devices (repro/parallel.py;
@@ -184,13 +194,14 @@ def seed_design(paper_cfg: dict, scale: str) -> dict:
 def seeds(paper_cfg: dict, scale: str) -> list[int]:
     """The seeds every run of the scale trains (an adaptive design's first look)."""
     d = seed_design(paper_cfg, scale)
-    return d["seeds"][:d["looks"][0]]
+    return d["seeds"][: d["looks"][0]]
 
 
 def main(argv=None) -> int:
     """``python -m repro.config show papers/<p> <experiment> --scale S [--set k=v ...]``: the resolved config."""
     import argparse
     import sys
+
     p = argparse.ArgumentParser(prog="python -m repro.config", description="Print an experiment's resolved config")
     sub = p.add_subparsers(dest="command", required=True)
     show = sub.add_parser("show", help="the config one run of an experiment trains with, and its hash")
@@ -205,8 +216,10 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(yaml.safe_dump(cfg, sort_keys=False, default_flow_style=False).rstrip())
-    print(f"# config hash {config_hash(cfg)} (recorded in each run's metrics.json; seeds: "
-          f"{', '.join(map(str, seeds(load_paper_config(args.paper_dir / 'config.yaml'), args.scale)))})")
+    print(
+        f"# config hash {config_hash(cfg)} (recorded in each run's metrics.json; seeds: "
+        f"{', '.join(map(str, seeds(load_paper_config(args.paper_dir / 'config.yaml'), args.scale)))})"
+    )
     return 0
 
 

@@ -133,7 +133,8 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None, recor
         try:
             if mirror:
                 if not Path(source).exists():
-                    raise DataError(f"{source} not found in the mirror {mirror}; drop --mirror to use {ent['base_url']}")
+                    raise DataError(f"{source} not found in the mirror {mirror}; drop --mirror to use "
+                                    f"{ent['base_url']}")
                 shutil.copyfile(source, tmp)
             else:
                 with urllib.request.urlopen(source, timeout=60) as resp, open(tmp, "wb") as fh:
@@ -142,8 +143,10 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None, recor
             if not expected:
                 recorded[filename] = expected = got
             if got != expected:
-                raise DataError(f"{source} has md5 {got}, expected {expected}: refused (the source changed or the "
-                                "download was damaged)")
+                raise DataError(
+                    f"{source} has md5 {got}, expected {expected}: refused (the source changed or the "
+                    "download was damaged)"
+                )
             os.replace(tmp, target)
         except OSError as e:
             raise DataError(f"could not fetch {source} ({e}); retry, or point --mirror at a copy") from e
@@ -163,8 +166,11 @@ def main(argv=None) -> int:
     p.add_argument("names", nargs="*", help="data sets (default: all registered)")
     p.add_argument("--mirror", type=Path, help="a directory with NAME/FILE copies, used instead of the URLs")
     p.add_argument("--root", type=Path, help="where data sets live (default: data/)")
-    p.add_argument("--record", action="store_true",
-                   help="accept files whose md5 is not yet recorded and write their md5s into the registry")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="accept files whose md5 is not yet recorded and write their md5s into the registry",
+    )
     args = p.parse_args(argv)
     try:
         default = [n for n in registry() if not via_tfds(n) and (args.record or not missing_reason(n))]

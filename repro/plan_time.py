@@ -78,6 +78,9 @@ def estimate(results: Path, paper: str, scale: str, experiments, seeds, cores: i
     total = sum(jobs)
     wall = max(total / max(cores, 1), max(jobs))
     guessed = [e for e in todo if e not in known]
-    return (f"{paper} ({scale}): {runs} run{'s' if runs != 1 else ''} to train, about {progress.duration(total)} of work, "
-            f"~{progress.duration(wall)} on {cores} cores (run times recorded on {rec.get('machine') or 'a machine'}"
-            + (f"; {len(guessed)} experiments without a record taken at the median" if guessed else "") + ")")
+    return (
+        f"{paper} ({scale}): {runs} run{'s' if runs != 1 else ''} to train, about {progress.duration(total)} of work, "
+        f"~{progress.duration(wall)} on {cores} cores (run times recorded on {rec.get('machine') or 'a machine'}"
+        + (f"; {len(guessed)} experiments without a record taken at the median" if guessed else "")
+        + ")"
+    )

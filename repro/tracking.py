@@ -41,7 +41,11 @@ def git_state() -> dict:
             return ""
     commit = git("rev-parse", "HEAD") or "unknown"
     # outputs under results/ (the committed verdict files, which Snakemake removes before re-creating) do not count
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results")) if commit != "unknown" else None
+    dirty = (
+        bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results"))
+        if commit != "unknown"
+        else None
+    )
     return {"git_commit": commit, "git_dirty": str(dirty).lower()}
 
 
@@ -58,6 +62,7 @@ def _check_reachable(uri: str) -> None:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
         import urllib.error
         import urllib.request
+
         try:
             urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).read()
         except (urllib.error.URLError, OSError) as e:
@@ -65,7 +70,8 @@ def _check_reachable(uri: str) -> None:
                 f"MLflow tracking server {uri} is unreachable ({e}). Start it "
                 f"(mlflow server --backend-store-uri sqlite:///results/mlflow.db --host 127.0.0.1 --port PORT), "
                 "or unset MLFLOW_TRACKING_URI to use the embedded store results/mlflow.db, "
-                "or set REPRO_TRACKING=off") from e
+                "or set REPRO_TRACKING=off"
+            ) from e
 
 
 @contextlib.contextmanager
@@ -95,13 +101,16 @@ def client():
     uri = tracking_uri()
     _check_reachable(uri)
     from mlflow.tracking import MlflowClient
+
     with _store_lock():
         try:
             c = MlflowClient(tracking_uri=uri)
             c.search_experiments(max_results=1)
         except Exception as e:
-            raise TrackingError(f"MLflow store {uri} cannot be opened ({type(e).__name__}: {e}); "
-                                "fix the URI or unset MLFLOW_TRACKING_URI") from e
+            raise TrackingError(
+                f"MLflow store {uri} cannot be opened ({type(e).__name__}: {e}); "
+                "fix the URI or unset MLFLOW_TRACKING_URI"
+            ) from e
     return c
 
 
@@ -119,14 +128,16 @@ class RunTracker:
                 except Exception:
                     run_id = None  # a different store: start a new run there
             if not run_id:
-                run = self.client.create_run(experiment_id(self.client, paper), run_name=run_name,
-                                             tags={k: str(v) for k, v in tags.items()})
+                run = self.client.create_run(
+                    experiment_id(self.client, paper), run_name=run_name, tags={k: str(v) for k, v in tags.items()}
+                )
                 run_id = run.info.run_id
                 id_file.write_text(run_id)
                 from mlflow.entities import Param
+
                 items = [Param(k, str(v)[:6000]) for k, v in params.items()]
                 for i in range(0, len(items), 100):
-                    self.client.log_batch(run_id, params=items[i:i + 100])
+                    self.client.log_batch(run_id, params=items[i : i + 100])
             else:
                 self.client.update_run(run_id, status="RUNNING")
         self.run_id, self.run_dir, self.lost, self.synced_step = run_id, Path(run_dir), "", -1
@@ -146,21 +157,33 @@ class RunTracker:
                 self.synced_step = max(self.synced_step, step)
         except Exception as e:  # the server went away (or the store broke) after the run started
             self.lost = f"{type(e).__name__}: {str(e)[:300]}"
-            runio.write_json(self.run_dir / self.UNSYNCED, {"tracking_uri": tracking_uri(), "run_id": self.run_id,
-                                                            "synced_step": self.synced_step, "failed_at": what,
-                                                            "error": self.lost})
-            print(f"warning: MLflow store {tracking_uri()} stopped answering ({self.lost}); the run goes on and "
-                  f"keeps its record in {self.run_dir} (metrics.json, history.csv). {self.sync_hint()}",
-                  file=sys.stderr, flush=True)
+            runio.write_json(
+                self.run_dir / self.UNSYNCED,
+                {
+                    "tracking_uri": tracking_uri(),
+                    "run_id": self.run_id,
+                    "synced_step": self.synced_step,
+                    "failed_at": what,
+                    "error": self.lost,
+                },
+            )
+            print(
+                f"warning: MLflow store {tracking_uri()} stopped answering ({self.lost}); the run goes on and "
+                f"keeps its record in {self.run_dir} (metrics.json, history.csv). {self.sync_hint()}",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def sync_hint(self) -> str:
-        return (f"Once the store is back: python -m repro.tracking_sync {self.run_dir} (with the same "
-                f"MLFLOW_TRACKING_URI)")
+        return (
+            f"Once the store is back: python -m repro.tracking_sync {self.run_dir} (with the same MLFLOW_TRACKING_URI)"
+        )
 
     def log_metrics(self, metrics: dict, step: int) -> None:
         import time
 
         from mlflow.entities import Metric
+
         now = int(time.time() * 1000)
         items = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None]
         if items:
@@ -172,8 +195,9 @@ class RunTracker:
     def finish(self, status: str = "FINISHED") -> None:
         self._guard("end of run", lambda: self.client.set_terminated(self.run_id, status=status))
         if self.lost:
-            print(f"warning: the MLflow record of this run is incomplete. {self.sync_hint()}", file=sys.stderr,
-                  flush=True)
+            print(
+                f"warning: the MLflow record of this run is incomplete. {self.sync_hint()}", file=sys.stderr, flush=True
+            )
 
 
 def flatten(d: dict, prefix: str = "") -> dict:

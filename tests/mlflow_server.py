@@ -39,7 +39,7 @@ def running(store_uri: str, artifacts: Path, log: Path, timeout: float = 120):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mlflow server did not start: {Path(log).read_text()[-2000:]}")
+                    raise RuntimeError(f"mlflow server did not start: {Path(log).read_text()[-2000:]}") from None
                 time.sleep(0.5)
         yield url
     finally:

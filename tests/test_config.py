@@ -22,7 +22,9 @@ def test_full_scale_is_the_papers_setting():
 
 
 def test_unknown_experiment_lists_the_valid_ones():
-    with pytest.raises(rc.ConfigError, match="unknown experiment 'nope'.*valid: s4-no-gate, s6-no-gate, s4-mamba, s6-mamba"):
+    with pytest.raises(
+        rc.ConfigError, match="unknown experiment 'nope'.*valid: s4-no-gate, s6-no-gate, s4-mamba, s6-mamba"
+    ):
         rc.resolve(rc.load_paper_config(PAPER), "nope", "cpu")
 
 
@@ -66,9 +68,11 @@ def test_config_hash_is_stable_and_sensitive():
 
 def test_a_scale_overrides_an_experiment_and_set_overrides_both(tmp_path):
     p = tmp_path / "config.yaml"
-    p.write_text("paper: x\nbase: {train: {steps: 100, log_every: 10}}\n"
-                 "experiments: {long: {train: {steps: 1000}}, plain: {}}\n"
-                 "scales: {smoke: {seeds: [0], overrides: {train: {steps: 20}}}, full: {seeds: [0]}}\n")
+    p.write_text(
+        "paper: x\nbase: {train: {steps: 100, log_every: 10}}\n"
+        "experiments: {long: {train: {steps: 1000}}, plain: {}}\n"
+        "scales: {smoke: {seeds: [0], overrides: {train: {steps: 20}}}, full: {seeds: [0]}}\n"
+    )
     pcfg = rc.load_paper_config(p)
     assert rc.resolve(pcfg, "long", "full")["train"]["steps"] == 1000
     assert rc.resolve(pcfg, "long", "smoke")["train"]["steps"] == 20
@@ -78,10 +82,12 @@ def test_a_scale_overrides_an_experiment_and_set_overrides_both(tmp_path):
 
 def test_a_scale_can_set_one_experiments_values_after_its_global_overrides(tmp_path):
     p = tmp_path / "config.yaml"
-    p.write_text("paper: x\nbase: {train: {steps: 100, log_every: 10, lr: 0.1}}\n"
-                 "experiments: {copy: {}, induction: {train: {lr: 0.001}}}\n"
-                 "scales: {cpu: {seeds: [0], overrides: {train: {steps: 50, lr: 0.002}},"
-                 " experiments: {induction: {train: {lr: 0.001, steps: 300}}}}}\n")
+    p.write_text(
+        "paper: x\nbase: {train: {steps: 100, log_every: 10, lr: 0.1}}\n"
+        "experiments: {copy: {}, induction: {train: {lr: 0.001}}}\n"
+        "scales: {cpu: {seeds: [0], overrides: {train: {steps: 50, lr: 0.002}},"
+        " experiments: {induction: {train: {lr: 0.001, steps: 300}}}}}\n"
+    )
     pcfg = rc.load_paper_config(p)
     assert rc.resolve(pcfg, "copy", "cpu")["train"] == {"steps": 50, "log_every": 10, "lr": 0.002}
     assert rc.resolve(pcfg, "induction", "cpu")["train"] == {"steps": 300, "log_every": 10, "lr": 0.001}
@@ -94,7 +100,9 @@ def test_a_scale_can_set_one_experiments_values_after_its_global_overrides(tmp_p
 def test_scientific_notation_without_a_dot_is_a_number():
     # YAML 1.1 reads "2e-4" as a string; on the command line everyone writes it so
     assert rc.parse_overrides(["train.lr=2e-4", "train.lr2=1E3", "x.name=e5"]) == {
-        "train": {"lr": 2e-4, "lr2": 1000.0}, "x": {"name": "e5"}}
+        "train": {"lr": 2e-4, "lr2": 1000.0},
+        "x": {"name": "e5"},
+    }
     assert rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "cpu", ["train.lr=5e-4"])["train"]["lr"] == 5e-4
 
 

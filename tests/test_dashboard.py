@@ -16,13 +16,15 @@ def test_one_row_per_claim_with_filters_figures_and_no_external_resources(tmp_pa
     (tmp_path / "moe" / "cpu" / "curves" / "dense.csv").write_text("step,seed,loss\n50,0,3.7\n100,0,3.0\n50,1,3.6\n")
     assert dashboard.main(["--results", str(tmp_path)]) == 0
     page = (tmp_path / "dashboard" / "index.html").read_text()
-    n_claims = sum(len(json.loads((tmp_path / p / "cpu" / "claims.json").read_text())["claims"]) for p in ("mamba", "moe"))
+    n_claims = sum(
+        len(json.loads((tmp_path / p / "cpu" / "claims.json").read_text())["claims"]) for p in ("mamba", "moe")
+    )
     assert page.count('<article class="claim"') == n_claims
     for key in ("paper", "verdict", "scale"):
         assert f'data-key="{key}"' in page
     assert 'data-verdict="not run"' in page and 'data-paper="moe"' in page
     assert page.count("data:image/png;base64,") > n_claims // 2 and "dense" in page
-    assert not re.search(r'(src|href)="?https?:', page)               # opens from disk, no network
+    assert not re.search(r'(src|href)="?https?:', page)  # opens from disk, no network
     figures = sorted((tmp_path / "dashboard" / "figures").glob("*/*.png"))  # the same figures as report items
     assert len(figures) == page.count('<img class="fig"') and figures[0].read_bytes()[:4] == b"\x89PNG"
     # the summary on top: per paper and scale a bar of verdict counts, linked to the paper's section
@@ -49,6 +51,7 @@ def _copy_results(dst, papers=("mamba", "moe")):
 
 def test_compare_shows_changed_verdicts_and_values(tmp_path):
     from analysis import compare
+
     old, new = tmp_path / "old", tmp_path / "new"
     _copy_results(old)
     _copy_results(new)
@@ -69,6 +72,7 @@ def test_compare_shows_changed_verdicts_and_values(tmp_path):
 
 def test_compare_against_a_git_revision_reads_the_committed_verdicts(tmp_path):
     from analysis import compare
+
     committed = compare.load_set("HEAD")
     assert set(committed) >= {"mamba", "gnn", "sae", "moe"}
     df = compare.diff(committed, compare.load_set(REPO / "results"))
@@ -89,10 +93,13 @@ def test_each_row_names_the_mlflow_runs_behind_its_number(tmp_path):
     for c in judged:
         c["runs"] = [{"experiment": e, "seed": 0, "mlflow_run_id": f"id-{e}"} for e in ("dense", "switch-e8")]
     judged[0]["runs"][1]["mlflow_run_id"] = None
-    report["mlflow"] = {"experiment_id": "7", "verify_run_id": "verify-id",
-                        "claim_run_ids": {c["id"]: f"claim-{i}" for i, c in enumerate(report["claims"])}}
+    report["mlflow"] = {
+        "experiment_id": "7",
+        "verify_run_id": "verify-id",
+        "claim_run_ids": {c["id"]: f"claim-{i}" for i, c in enumerate(report["claims"])},
+    }
     path.write_text(json.dumps(report))
-    run = tmp_path / "moe" / "runs" / "dense" / report["scale"] / "seed0"       # one run is on disk: linked
+    run = tmp_path / "moe" / "runs" / "dense" / report["scale"] / "seed0"  # one run is on disk: linked
     run.mkdir(parents=True)
     (run / "metrics.json").write_text("{}")
     assert dashboard.main(["--results", str(tmp_path)]) == 0
@@ -111,7 +118,7 @@ def test_each_row_names_the_mlflow_runs_behind_its_number(tmp_path):
 def test_verdicts_without_recorded_runs_say_so(tmp_path):
     _copy_results(tmp_path, papers=("moe",))
     path = tmp_path / "moe" / "cpu" / "claims.json"
-    report = json.loads(path.read_text())                    # verified without tracking (or before the field)
+    report = json.loads(path.read_text())  # verified without tracking (or before the field)
     report.pop("mlflow", None)
     for c in report["claims"]:
         c.pop("runs", None)
@@ -161,7 +168,7 @@ def test_mlflow_ids_are_links_into_the_ui_where_a_store_is_present(tmp_path):
     assert dashboard.main(["--results", str(tmp_path)]) == 0
     page = (tmp_path / "dashboard" / "index.html").read_text()
     assert "/#/experiments/7/runs/abc123" not in page and "No MLflow store is here" in page
-    (tmp_path / "mlflow.db").write_bytes(b"")                       # a store beside the results
+    (tmp_path / "mlflow.db").write_bytes(b"")  # a store beside the results
     assert dashboard.main(["--results", str(tmp_path)]) == 0
     page = (tmp_path / "dashboard" / "index.html").read_text()
     assert 'href="http://127.0.0.1:5000/#/experiments/7/runs/abc123"' in page and "mlflow ui" in page
@@ -170,16 +177,27 @@ def test_mlflow_ids_are_links_into_the_ui_where_a_store_is_present(tmp_path):
 def test_figure_intervals_and_bands_stay_inside_the_metrics_range(monkeypatch):
     """An accuracy interval or band reaching past 100 is drawn up to 100, never beyond."""
     from analysis import dashboard_figures as F
+
     assert F._clip(97.0, 103.0, [0, 100]) == (97.0, 100) and F._clip(-2.0, 5.0, [0, None]) == (0, 5.0)
     drawn = []
     import matplotlib.axes
+
     real_plot, real_span = matplotlib.axes.Axes.plot, matplotlib.axes.Axes.axvspan
     monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda self, *a, **k: drawn.append(a) or real_plot(self, *a, **k))
-    monkeypatch.setattr(matplotlib.axes.Axes, "axvspan", lambda self, lo, hi, **k: drawn.append(([lo, hi],))
-                        or real_span(self, lo, hi, **k))
-    claim = {"id": "c", "kind": "value", "metric": "accuracy", "range": [0, 100], "band": [97.0, 103.0],
-             "rule": {"kind": "value", "reported": 100.0, "tolerance": 3.0},
-             "reproduced": {"mean": 99.0, "values": {"0": 98.5, "1": 99.5}, "ci_low": 96.0, "ci_high": 102.0}}
+    monkeypatch.setattr(
+        matplotlib.axes.Axes,
+        "axvspan",
+        lambda self, lo, hi, **k: drawn.append(([lo, hi],)) or real_span(self, lo, hi, **k),
+    )
+    claim = {
+        "id": "c",
+        "kind": "value",
+        "metric": "accuracy",
+        "range": [0, 100],
+        "band": [97.0, 103.0],
+        "rule": {"kind": "value", "reported": 100.0, "tolerance": 3.0},
+        "reproduced": {"mean": 99.0, "values": {"0": 98.5, "1": 99.5}, "ci_low": 96.0, "ci_high": 102.0},
+    }
     assert F.claim_figure(claim)[:4] == b"\x89PNG"
     xs = [x for a in drawn for x in (a[0] if isinstance(a[0], list) else [])]
     assert xs and max(xs) <= 100

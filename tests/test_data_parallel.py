@@ -1,8 +1,10 @@
 """Data parallelism (repro/parallel.py): one training step on 1 device and on 4 forced host devices gives the same
 loss and parameters within floating-point tolerance, for each training loop that has a batch to split (repro.train:
 Mamba, MoE and the SAE paper's language model; papers/sae/fit.py: the SAE fits; papers/sae/superposition.py: the toy
-models of superposition). The GNN runs train full-batch on one graph: no batch to split. JAX fixes its device count when it
+models of superposition). The GNN runs train full-batch on one graph: no batch to split. JAX fixes its device count
+when it
 starts, so each comparison runs in a subprocess with --xla_force_host_platform_device_count=4."""
+
 import json
 import os
 import subprocess
@@ -19,10 +21,20 @@ HERE = Path(__file__).resolve().parent
 
 
 def one_vs_four(paper, tmp_path):
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
-           "REPRO_TRACKING": "off"}
-    r = subprocess.run([sys.executable, str(HERE / "data_parallel_step.py"), paper, str(tmp_path)], env=env,
-                       capture_output=True, text=True, timeout=600, cwd=HERE.parent)
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+        "REPRO_TRACKING": "off",
+    }
+    r = subprocess.run(
+        [sys.executable, str(HERE / "data_parallel_step.py"), paper, str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=HERE.parent,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -36,7 +48,7 @@ def test_one_step_on_one_and_four_devices_agrees(paper, tmp_path):
     # quarter of the batch alone would move parameters by a whole step
     assert out["max_param_diff"] < 5e-4
     if paper == "mamba":
-        assert out["all_reduce"]                      # the 4-device program really splits the batch
+        assert out["all_reduce"]  # the 4-device program really splits the batch
         assert "multiple of 4" in out["indivisible"]  # a batch of 6 on 4 devices: one clear error
 
 
@@ -47,4 +59,4 @@ def test_bad_device_settings_fail_with_the_fix():
         parallel.mesh("some")
     assert parallel.mesh(1) is None
     if jax.device_count() == 1:
-        assert parallel.mesh("all") is None          # nothing to shard over
+        assert parallel.mesh("all") is None  # nothing to shard over

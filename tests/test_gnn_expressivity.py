@@ -46,7 +46,7 @@ def test_one_wl_cannot_tell_two_triangles_from_a_hexagon_but_tells_a_path_from_a
 def test_csl_graphs_are_4_regular_distinct_and_1wl_identical():
     graphs = {s: ex.csl_graph(s) for s in ex.CSL_SKIPS}
     edge_sets = []
-    for s, (snd, rcv) in graphs.items():
+    for snd, rcv in graphs.values():
         assert len(snd) == 41 * 4 and np.all(np.bincount(rcv, minlength=41) == 4)
         edge_sets.append(frozenset(zip(snd.tolist(), rcv.tolist())))
     assert len(set(edge_sets)) == 10

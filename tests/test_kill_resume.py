@@ -34,7 +34,11 @@ def test_sigkill_then_rerun_matches_uninterrupted(tmp_path):
     proc = start(killed)
     deadline = time.time() + 600
     while time.time() < deadline:  # kill once a few checkpoints exist, mid-training
-        steps = [int(p.name) for p in (killed / "checkpoints").glob("[0-9]*") if p.name.isdigit()] if (killed / "checkpoints").exists() else []
+        steps = (
+            [int(p.name) for p in (killed / "checkpoints").glob("[0-9]*") if p.name.isdigit()]
+            if (killed / "checkpoints").exists()
+            else []
+        )
         if steps and max(steps) >= 15:
             break
         time.sleep(0.05)

@@ -21,15 +21,19 @@ def test_ui_shows_verification_and_training_runs_side_by_side(tmp_path, monkeypa
     from repro.cli import run
     run(PAPER_DIR, build_task, "s4-mamba", "smoke", 3, ["train.steps=10", "train.log_every=5",
         "train.eval_every=10", "train.checkpoint_every=10"], run_dir=tmp_path / "run", progress=False)
-    report = json.loads((REPO / "results" / "mamba" / "cpu" / "claims.json").read_text())  # a real verification's report
+    report = json.loads(
+        (REPO / "results" / "mamba" / "cpu" / "claims.json").read_text()
+    )  # a real verification's report
     verify.log_to_mlflow(report)
 
     with mlflow_server.running(tracking.tracking_uri(), results / "mlartifacts", tmp_path / "server.log") as url:
         import urllib.request
-        assert b"<html" in urllib.request.urlopen(url + "/", timeout=30).read().lower()   # the UI itself
+
+        assert b"<html" in urllib.request.urlopen(url + "/", timeout=30).read().lower()  # the UI itself
         exp = mlflow_server.api(url, "experiments/get-by-name?experiment_name=mamba")["experiment"]
-        runs = mlflow_server.api(url, "runs/search", {"experiment_ids": [exp["experiment_id"]],
-                                                      "max_results": 1000})["runs"]
+        runs = mlflow_server.api(url, "runs/search", {"experiment_ids": [exp["experiment_id"]], "max_results": 1000})[
+            "runs"
+        ]
     tags = [{t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs]
     metrics = [{m["key"]: m["value"] for m in r["data"].get("metrics", [])} for r in runs]
     parents = [i for i, t in enumerate(tags) if t.get("kind") == "verification"]
@@ -45,4 +49,4 @@ def test_ui_shows_verification_and_training_runs_side_by_side(tmp_path, monkeypa
     children = [t for t in tags if t.get("mlflow.parentRunId") == parent_id]
     assert sorted(t["claim"] for t in children) == sorted(c["id"] for c in report["claims"])
     training = [t for t in tags if t.get("experiment") == "s4-mamba"]
-    assert len(training) == 1 and "mlflow.parentRunId" not in training[0]          # a sibling, not a child
+    assert len(training) == 1 and "mlflow.parentRunId" not in training[0]  # a sibling, not a child

@@ -59,18 +59,24 @@ def test_auxiliary_losses_enter_the_objective_with_their_coefficients():
 
 def test_dropless_gather_and_ragged_layers_agree():
     kw = dict(rngs=nnx.Rngs(0), group_size=32, capacity_factor=None, k=2)
-    a, b = MoEFFN(16, 32, 4, dispatch="gather", **kw), MoEFFN(16, 32, 4, dispatch="ragged", **dict(kw, rngs=nnx.Rngs(0)))
+    a, b = (
+        MoEFFN(16, 32, 4, dispatch="gather", **kw),
+        MoEFFN(16, 32, 4, dispatch="ragged", **dict(kw, rngs=nnx.Rngs(0))),
+    )
     x = jax.random.normal(jax.random.key(1), (2, 32, 16))
     np.testing.assert_allclose(np.asarray(a(x)), np.asarray(b(x)), rtol=2e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(dispatch="ragged", capacity_factor=1.25), "dropless"),
-    (dict(load_coef=0.1), "noisy"),
-    (dict(router="argmax"), "unknown router"),
-    (dict(dispatch="scatter"), "unknown dispatch"),
-    (dict(k=5), "k=5"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(dispatch="ragged", capacity_factor=1.25), "dropless"),
+        (dict(load_coef=0.1), "noisy"),
+        (dict(router="argmax"), "unknown router"),
+        (dict(dispatch="scatter"), "unknown dispatch"),
+        (dict(k=5), "k=5"),
+    ],
+)
 def test_bad_layer_settings_fail_with_the_fix(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MoEFFN(16, 32, 4, rngs=nnx.Rngs(0), **kwargs)
@@ -83,7 +89,7 @@ def test_group_size_must_divide_the_tokens():
 
 
 def test_same_seed_same_numbers_and_a_killed_run_resumes_exactly(results):
-    cfg = cfg_for("noisy-e8")                                     # the noisy router: its noise must replay too
+    cfg = cfg_for("noisy-e8")  # the noisy router: its noise must replay too
     a, _ = runs.train_lm(cfg, 0, results / "a")
     b, _ = runs.train_lm(cfg, 0, results / "b")
     assert a["val_loss"] == b["val_loss"] and a["val_max_load"] == b["val_max_load"]
@@ -97,8 +103,12 @@ def test_same_seed_same_numbers_and_a_killed_run_resumes_exactly(results):
 
 
 def test_steps_to_reach_interpolates_between_evaluations():
-    history = [{"step": 100, "eval_val_loss": 2.0}, {"step": 150}, {"step": 200, "eval_val_loss": 1.5},
-               {"step": 300, "eval_val_loss": 1.0}]
+    history = [
+        {"step": 100, "eval_val_loss": 2.0},
+        {"step": 150},
+        {"step": 200, "eval_val_loss": 1.5},
+        {"step": 300, "eval_val_loss": 1.0},
+    ]
     assert runs.steps_to_reach(history, 1.5) == 200
     assert runs.steps_to_reach(history, 1.25) == pytest.approx(250)
     assert runs.steps_to_reach(history, 2.5) == 100

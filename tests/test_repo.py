@@ -11,12 +11,15 @@ def test_dvc_stage_wraps_the_snakemake_target_and_owns_nothing_snakemake_made():
     for paper, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
         if paper.startswith("data-"):
             continue
-        assert stage["cmd"].startswith(f"snakemake papers/{paper} --config scale=${{scale}}") and "scale" in stage["params"]
+        assert (
+            stage["cmd"].startswith(f"snakemake papers/{paper} --config scale=${{scale}}")
+            and "scale" in stage["params"]
+        )
         outs = {next(iter(o)) if isinstance(o, dict) else o: o for o in stage["outs"] + stage["metrics"]}
-        assert f"results/{paper}/runs" not in outs                   # DVC caches a copy (repro/share.py), not the runs
+        assert f"results/{paper}/runs" not in outs  # DVC caches a copy (repro/share.py), not the runs
         cached = [p for p, o in outs.items() if not isinstance(o, dict) or o[p].get("cache", True)]
         assert cached == [f"results/{paper}/shared"]
-        for p, o in outs.items():       # what DVC does not cache it must not delete either: `dvc exp run` would
+        for p, o in outs.items():  # what DVC does not cache it must not delete either: `dvc exp run` would
             assert p in cached or o[p] == {"cache": False, "persist": True}, p
         assert f"results/{paper}/${{scale}}/metrics" in outs
     assert yaml.safe_load((REPO / "params.yaml").read_text())["scale"] == "cpu"

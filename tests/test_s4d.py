@@ -21,7 +21,9 @@ def test_kernel_matches_explicit_sum():
     A = -np.exp(np.asarray(layer.log_neg_a_re[...])) + 1j * np.asarray(layer.a_im[...])
     dt = np.exp(np.asarray(layer.log_dt[...]))[:, None]
     C = np.asarray(layer.c_re[...]) + 1j * np.asarray(layer.c_im[...])
-    expected = np.stack([2 * np.real((C * (np.exp(dt * A) - 1) / A * np.exp(l * dt * A)).sum(-1)) for l in range(5)], -1)
+    expected = np.stack(
+        [2 * np.real((C * (np.exp(dt * A) - 1) / A * np.exp(ell * dt * A)).sum(-1)) for ell in range(5)], -1
+    )
     np.testing.assert_allclose(k, expected, rtol=1e-4, atol=1e-5)
 
 

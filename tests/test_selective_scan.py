@@ -65,7 +65,8 @@ def test_gradients_equal_numpy_finite_differences(name, form):
 
 def test_all_forms_have_equal_gradients():
     args = inputs(length=16)
-    grads = {name: jax.grad(lambda *a: jnp.sum(jnp.sin(f(*a))), argnums=tuple(range(6)))(*args) for name, f in FORMS}
+    grads = {name: jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=tuple(range(6)))(*args)
+             for name, f in FORMS}
     for name, g in grads.items():
         for a, b in zip(g, grads["associative"]):  # associative uses JAX autodiff; sequential its own backward
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)

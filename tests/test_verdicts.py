@@ -1,7 +1,6 @@
 """The verdict rules on hand-made values ({experiment: {seed: value}})."""
 import math
 
-import numpy as np
 import pytest
 
 from analysis import sequential

@@ -90,7 +90,9 @@ def test_claims_on_data_that_cannot_be_fetched_are_not_run_with_the_reason(tmp_p
         "  - {id: b, statement: s, source: T1, metric: acc, experiments: [pubmed],"
         f" rule: {{kind: value, reported: 1.0, tolerance: 0.5, basis: {BASIS}}}}}\n"
         "  - {id: c, statement: s, source: T1, metric: acc,"
-        " rule: {kind: ordering, better: [pubmed], worse: [synthetic], margin: 0.0, basis: {margin: 'direction: T1'}}}\n")
+        " rule: {kind: ordering, better: [pubmed], worse: [synthetic], margin: 0.0,"
+        " basis: {margin: 'direction: T1'}}}\n"
+    )
     results = tmp_path / "results"
     for seed in (0, 1):
         d = runio.run_dir(results, "p", "synthetic", "cpu", seed)
@@ -108,20 +110,22 @@ def test_a_metric_a_run_could_not_measure_makes_its_claims_not_run_with_the_runs
     paper = tmp_path / "paper"
     paper.mkdir()
     (paper / "config.yaml").write_text(
-        "paper: p\nbase: {train: {steps: 1, log_every: 1}}\nexperiments: {mha: {}}\n"
-        "scales: {cpu: {seeds: [0, 1, 2]}}\n")
+        "paper: p\nbase: {train: {steps: 1, log_every: 1}}\nexperiments: {mha: {}}\nscales: {cpu: {seeds: [0, 1, 2]}}\n"
+    )
     (paper / "claims.yaml").write_text(
         "paper: {title: T}\nmetrics: {acc_512: {range: [0, 100]}, acc_65536: {range: [0, 100]}}\nclaims:\n"
         "  - {id: short, statement: s, source: T2, metric: acc_512, experiments: [mha],"
         f" rule: {{kind: value, reported: 58.6, tolerance: 5, basis: {BASIS}}}}}\n"
         "  - {id: long, statement: s, source: T2, metric: acc_65536, experiments: [mha],"
-        f" rule: {{kind: value, reported: 8.0, tolerance: 5, basis: {BASIS}}}}}\n")
+        f" rule: {{kind: value, reported: 8.0, tolerance: 5, basis: {BASIS}}}}}\n"
+    )
     results = tmp_path / "results"
     for seed, acc in ((0, 58.0), (1, 58.5), (2, 58.2)):
         d = runio.run_dir(results, "p", "mha", "cpu", seed)
         d.mkdir(parents=True)
-        (d / "metrics.json").write_text(json.dumps(
-            {"acc_512": acc, "not_run": {"acc_65536": "attention scores at 65536 tokens need 128 GiB"}}))
+        (d / "metrics.json").write_text(
+            json.dumps({"acc_512": acc, "not_run": {"acc_65536": "attention scores at 65536 tokens need 128 GiB"}})
+        )
     report = verify(paper, "cpu", results)
     by_id = {c["id"]: c for c in report["claims"]}
     assert by_id["short"]["verdict"] == "reproduced"
@@ -136,7 +140,7 @@ def test_a_damaged_or_missing_final_parameter_file_stops_the_verdicts_naming_it(
     (run / export.FILENAME).write_bytes(b"weights")
     m = json.loads((run / "metrics.json").read_text())
     (run / "metrics.json").write_text(json.dumps({**m, "final_params_sha256": export.sha256(run / export.FILENAME)}))
-    verify("papers/mamba", "cpu", tmp_path)                      # intact: fine
+    verify("papers/mamba", "cpu", tmp_path)  # intact: fine
     (run / export.FILENAME).write_bytes(b"weightz")
     with pytest.raises(MissingRunError, match=f"{run / export.FILENAME} was modified.*dvc pull"):
         verify("papers/mamba", "cpu", tmp_path)
@@ -147,14 +151,16 @@ def test_a_damaged_or_missing_final_parameter_file_stops_the_verdicts_naming_it(
 
 def test_curves_for_dvc_plots_one_tidy_file_per_experiment_in_the_scales_folder(tmp_path):
     from analysis import curves
+
     for seed, losses in ((0, [2.0, 1.0]), (1, [2.5, 0.5])):
         d = runio.run_dir(tmp_path, "mamba", "s6-mamba", "cpu", seed)
         d.mkdir(parents=True)
-        runio.write_history(d / "history.csv", [{"step": 50 * (i + 1), "train_loss": v, "tok_per_s": 1.0}
-                                                for i, v in enumerate(losses)])
+        runio.write_history(
+            d / "history.csv", [{"step": 50 * (i + 1), "train_loss": v, "tok_per_s": 1.0} for i, v in enumerate(losses)]
+        )
     d = runio.run_dir(tmp_path, "mamba", "timing-mamba", "cpu", 0)
     d.mkdir(parents=True)
-    runio.write_history(d / "history.csv", [{"step": 512, "seconds": 0.1}])       # a measurement: no curve
+    runio.write_history(d / "history.csv", [{"step": 512, "seconds": 0.1}])  # a measurement: no curve
     written = curves.write(tmp_path, "mamba", "cpu", ["s6-mamba", "timing-mamba"], [0, 1])
     assert written == [tmp_path / "mamba" / "cpu" / "curves" / "s6-mamba.csv"]
     assert written[0].read_text().splitlines() == ["step,seed,loss", "50,0,2", "100,0,1", "50,1,2.5", "100,1,0.5"]
@@ -163,6 +169,7 @@ def test_curves_for_dvc_plots_one_tidy_file_per_experiment_in_the_scales_folder(
 
 def test_curves_keep_at_most_max_points_per_seed_first_and_last_included():
     from analysis import curves
+
     kept = curves.thin(list(range(1000)), 200)
     assert len(kept) == 200 and kept[0] == 0 and kept[-1] == 999 and kept == sorted(set(kept))
     assert curves.thin([1, 2, 3], 200) == [1, 2, 3]
@@ -173,11 +180,13 @@ def test_each_claim_records_the_mlflow_runs_behind_its_number(tmp_path, monkeypa
     run under the verification run; the ids are the store's."""
     from analysis import verify as V
     from repro import tracking
+
     paper = tmp_path / "paper"
     paper.mkdir()
     (paper / "config.yaml").write_text(
         "paper: p\nbase: {train: {steps: 1, log_every: 1}}\nexperiments: {a: {}, b: {}}\n"
-        "scales: {cpu: {seeds: [0, 1]}}\n")
+        "scales: {cpu: {seeds: [0, 1]}}\n"
+    )
     (paper / "claims.yaml").write_text(
         "paper: {title: T}\nmetrics: {acc: {range: [0, null]}}\nclaims:\n"
         "  - {id: one, statement: s, source: T1, metric: acc, experiments: [a],"
@@ -185,7 +194,8 @@ def test_each_claim_records_the_mlflow_runs_behind_its_number(tmp_path, monkeypa
         "  - {id: two, statement: s, source: T1, metric: acc,"
         " rule: {kind: ordering, better: [a], worse: [b], margin: 0.0, basis: {margin: 'direction: T1'}}}\n"
         "  - {id: three, statement: s, source: T1, metric: acc, experiments: [a], not_run: needs a GPU,"
-        f" rule: {{kind: value, reported: 1.0, tolerance: 0.5, basis: {BASIS}}}}}\n")
+        f" rule: {{kind: value, reported: 1.0, tolerance: 0.5, basis: {BASIS}}}}}\n"
+    )
     results = tmp_path / "results"
     monkeypatch.setenv("REPRO_RESULTS", str(results))
     monkeypatch.setenv("REPRO_TRACKING", "on")
@@ -195,15 +205,21 @@ def test_each_claim_records_the_mlflow_runs_behind_its_number(tmp_path, monkeypa
             d = runio.run_dir(results, "p", e, "cpu", seed)
             d.mkdir(parents=True)
             (d / "metrics.json").write_text(json.dumps({"acc": base + seed * 0.01}))
-            if (e, seed) != ("b", 1):                                   # one run was never tracked
+            if (e, seed) != ("b", 1):  # one run was never tracked
                 (d / "mlflow_run_id").write_text(f"run-{e}-{seed}\n")
     assert V.main([str(paper), "--scale", "cpu", "--results", str(results)]) == 0
     saved = json.loads((results / "p" / "cpu" / "claims.json").read_text())
     by_id = {c["id"]: c for c in saved["claims"]}
-    assert by_id["one"]["runs"] == [{"experiment": "a", "seed": 0, "mlflow_run_id": "run-a-0"},
-                                    {"experiment": "a", "seed": 1, "mlflow_run_id": "run-a-1"}]
+    assert by_id["one"]["runs"] == [
+        {"experiment": "a", "seed": 0, "mlflow_run_id": "run-a-0"},
+        {"experiment": "a", "seed": 1, "mlflow_run_id": "run-a-1"},
+    ]
     assert [(r["experiment"], r["seed"], r["mlflow_run_id"]) for r in by_id["two"]["runs"]] == [
-        ("a", 0, "run-a-0"), ("a", 1, "run-a-1"), ("b", 0, "run-b-0"), ("b", 1, None)]
+        ("a", 0, "run-a-0"),
+        ("a", 1, "run-a-1"),
+        ("b", 0, "run-b-0"),
+        ("b", 1, None),
+    ]
     assert "runs" not in by_id["three"]
     ml = saved["mlflow"]
     assert sorted(ml["claim_run_ids"]) == ["one", "three", "two"]

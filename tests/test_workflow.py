@@ -215,10 +215,15 @@ def test_slurm_profile_runs_the_paper_through_the_cluster_with_the_local_verdict
     r = snakemake(work, "papers/mamba", "--profile", "profiles/slurm", "--config", "scale=smoke")
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-4000:]
-    submitted = {line.split("SLURM jobid ")[1].split()[0] for line in out.splitlines() if "submitted with SLURM jobid" in line}
-    assert len(submitted) == 9                                    # every training job went through the cluster
-    acct = subprocess.run(["sacct", "-X", "-n", "--parsable2", "--format=JobIDRaw,State", "-j", ",".join(submitted)],
-                          capture_output=True, text=True, timeout=60).stdout.split()
+    submitted = {line.split("SLURM jobid ")[1].split()[0] for line in out.splitlines()
+                 if "submitted with SLURM jobid" in line}
+    assert len(submitted) == 9  # every training job went through the cluster
+    acct = subprocess.run(
+        ["sacct", "-X", "-n", "--parsable2", "--format=JobIDRaw,State", "-j", ",".join(submitted)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.split()
     assert sorted(acct) == sorted(f"{j}|COMPLETED" for j in submitted)
     remote = json.loads((work / "results/mamba/smoke/claims.json").read_text())
     timing = {"mamba-time-linear-in-length", "attention-time-superlinear-in-length"}

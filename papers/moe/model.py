@@ -32,10 +32,24 @@ def make_ffn_factory(cfg: dict):
         i = next(block)
         if not e["experts"] or i % e["every"] != e["every"] - 1:
             return MLP(d, d_ff // d, rngs=rngs)
-        return MoEFFN(d, d_ff // e["k"], e["experts"], rngs=rngs, k=e["k"], router=e["router"],
-                      capacity_factor=None if e["dropless"] else e["capacity_factor"], group_size=e["group_size"], dispatch=e["dispatch"],
-                      balance_coef=e["balance_coef"], z_coef=e["z_coef"], importance_coef=e["importance_coef"],
-                      load_coef=e["load_coef"], router_init_scale=e["router_init_scale"], layer_id=i)
+        return MoEFFN(
+            d,
+            d_ff // e["k"],
+            e["experts"],
+            rngs=rngs,
+            k=e["k"],
+            router=e["router"],
+            capacity_factor=None if e["dropless"] else e["capacity_factor"],
+            group_size=e["group_size"],
+            dispatch=e["dispatch"],
+            balance_coef=e["balance_coef"],
+            z_coef=e["z_coef"],
+            importance_coef=e["importance_coef"],
+            load_coef=e["load_coef"],
+            router_init_scale=e["router_init_scale"],
+            layer_id=i,
+        )
+
     return make
 
 
@@ -43,8 +57,15 @@ def build_model(cfg: dict, vocab_size: int, seed: int) -> TransformerLM:
     m = cfg["lm"]
     if m["d_ff"] % m["d_model"] or m["d_ff"] % cfg["moe"]["k"]:
         raise ValueError(f"lm.d_ff={m['d_ff']} must be a multiple of d_model and of moe.k")
-    return TransformerLM(vocab_size, m["d_model"], m["layers"], m["heads"], m["context"],
-                         rngs=nnx.Rngs(params=seeding.key(seed, "init")), make_ffn=make_ffn_factory(cfg))
+    return TransformerLM(
+        vocab_size,
+        m["d_model"],
+        m["layers"],
+        m["heads"],
+        m["context"],
+        rngs=nnx.Rngs(params=seeding.key(seed, "init")),
+        make_ffn=make_ffn_factory(cfg),
+    )
 
 
 def routing_stats(found: dict) -> dict:
@@ -87,5 +108,12 @@ def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
         counts = jax.jit(lambda m: forward(m, val_x, val_y)[3])(model)
         return {"expert_load": [(np.asarray(c) / np.sum(c)).tolist() for c in counts]}
 
-    return Task(model=build_model(cfg, corpus.vocab_size, seed), optimizer=optimizer(cfg), batch=batch, loss=loss,
-                evaluate=evaluate, items_per_step=bs * ctx, final_metrics=expert_load)
+    return Task(
+        model=build_model(cfg, corpus.vocab_size, seed),
+        optimizer=optimizer(cfg),
+        batch=batch,
+        loss=loss,
+        evaluate=evaluate,
+        items_per_step=bs * ctx,
+        final_metrics=expert_load,
+    )

@@ -45,7 +45,7 @@ def recovery_vs_l1(runs: Runs, out: Path):
 
 def _frontier_panel(ax, runs: Runs, kind_pred, title):
     for model, marker, colour in (("relu", "o", "C0"), ("topk", "s", "C3"), ("jumprelu", "^", "C2")):
-        exps = runs.experiments(lambda c: kind_pred(c) and c["model"]["kind"] == model
+        exps = runs.experiments(lambda c, model=model: kind_pred(c) and c["model"]["kind"] == model
                                 and (model != "topk" or (c["model"]["k_aux"] > 0 and c["model"]["tied_init"])))
         pts = [(m["l0"], m["fvu"]) for e in exps for m in runs.metrics(e)]
         if not pts:

@@ -31,8 +31,8 @@ def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
     val_x, val_y = eval_windows(cfg, corpus)
 
     def loss(model, b):
-        l = next_token_loss(model(b[0]), b[1])
-        return l, {}
+        loss_value = next_token_loss(model(b[0]), b[1])
+        return loss_value, {}
 
     def evaluate(model):
         return {"val_loss": next_token_loss(model(val_x), val_y)}

@@ -82,17 +82,27 @@ def matched(cfg: dict, seed: int):
         raise rconfig.ConfigError(f"{cfg['run']['experiment']}: a matched run needs a sweep, and `needs` must list its "
                                   f"target and sweep (the workflow orders jobs by it); missing: {missing}")
     target = seedloop.finished_metrics(cfg, mc["target"], seed)
-    pts = sorted((m["l0"], m["fvu"]) for m in (seedloop.finished_metrics(cfg, e, seed) for e in mc["sweep"]) if m["l0"] > 0)
+    pts = sorted(
+        (m["l0"], m["fvu"]) for m in (seedloop.finished_metrics(cfg, e, seed) for e in mc["sweep"]) if m["l0"] > 0
+    )
     l0s, fvus = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
     t = target["l0"]
     fvu, extrapolated = frontier_at(l0s, fvus, t)
     if extrapolated:
-        print(f"warning: {cfg['run']['experiment']} seed {seed}: {mc['target']} reached L0 {t:.3g}, outside the "
-              f"sweep's range [{l0s[0]:.3g}, {l0s[-1]:.3g}]; the FVU there is extrapolated (metric `extrapolated` = 1)."
-              f" Add L1 values to the sweep in papers/sae/config.yaml to cover it.", file=sys.stderr)
+        print(
+            f"warning: {cfg['run']['experiment']} seed {seed}: {mc['target']} reached L0 {t:.3g}, outside the "
+            f"sweep's range [{l0s[0]:.3g}, {l0s[-1]:.3g}]; the FVU there is extrapolated (metric `extrapolated` = 1)."
+            f" Add L1 values to the sweep in papers/sae/config.yaml to cover it.",
+            file=sys.stderr,
+        )
     rows = [{"step": i, "l0": float(a), "fvu": float(b)} for i, (a, b) in enumerate(pts)]
-    return {"fvu": fvu, "l0": float(t), "target_fvu": float(target["fvu"]),
-            "fvu_ratio": float(target["fvu"]) / fvu, "extrapolated": int(extrapolated)}, rows
+    return {
+        "fvu": fvu,
+        "l0": float(t),
+        "target_fvu": float(target["fvu"]),
+        "fvu_ratio": float(target["fvu"]) / fvu,
+        "extrapolated": int(extrapolated),
+    }, rows
 
 
 def frontier_at(l0s, fvus, l0: float) -> tuple[float, bool]:
