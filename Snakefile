@@ -1,6 +1,7 @@
 # One module per paper. `snakemake papers/<p>` (or `papers/<p>/`) runs that paper's workflow; `snakemake all` runs
 # every paper and the dashboard. Scale: --config scale=smoke|cpu|full (default cpu).
 import sys
+from pathlib import Path
 
 from snakemake.utils import min_version
 
@@ -10,7 +11,8 @@ min_version("9.0")
 preflight.checked(preflight.check_config, config)     # unknown --config keys, a bad scale: one line, before any job
 config.setdefault("scale", "cpu")
 
-PAPERS = ["mamba", "gnn", "sae", "moe"]
+# A paper is its folder: every papers/<p>/ with a Snakefile (which includes workflows/paper.smk)
+PAPERS = sorted(p.name for p in Path("papers").iterdir() if (p / "Snakefile").exists())
 
 
 def verdicts(paper):
@@ -30,32 +32,15 @@ rule fetch_data:
     shell: "{sys.executable} -m repro.data fetch {wildcards.dataset}"
 
 
-module mamba:
-    snakefile: "papers/mamba/Snakefile"
-    config: config
+# One module per paper folder: its rules run as <paper>_<rule> (papers/<p>/Snakefile includes workflows/paper.smk)
+for paper_name in PAPERS:
+    module:
+        name: paper_name
+        snakefile: f"papers/{paper_name}/Snakefile"
+        config: config
 
-use rule * from mamba as mamba_*
-
-
-module gnn:
-    snakefile: "papers/gnn/Snakefile"
-    config: config
-
-use rule * from gnn as gnn_*
-
-
-module sae:
-    snakefile: "papers/sae/Snakefile"
-    config: config
-
-use rule * from sae as sae_*
-
-
-module moe:
-    snakefile: "papers/moe/Snakefile"
-    config: config
-
-use rule * from moe as moe_*
+    paper_rules = f"{paper_name}_"          # the rules' prefix: Snakemake reads it from this variable
+    use rule * from paper_name as paper_rules*
 
 
 # One static page with every paper's claims (analysis/dashboard.py). `snakemake dashboard` draws it from the verdicts

@@ -8,6 +8,7 @@ CODE = ["Snakefile", "profiles", "workflows", "papers", "repro", "analysis", "py
 
 
 def copy_repo(dst: Path, names=CODE) -> Path:
+    dst.mkdir(parents=True, exist_ok=True)
     for name in names:
         src = REPO / name
         if src.is_dir():
