@@ -9,7 +9,7 @@ PAPERS := $(patsubst papers/%/Snakefile,%,$(wildcard papers/*/Snakefile))
 
 PAPER_TARGETS := $(addprefix papers/,$(PAPERS)) $(addsuffix /,$(addprefix papers/,$(PAPERS)))
 
-.PHONY: venv test test-all bench bench-gnn bench-sae bench-moe bench-mamba-peer readme $(PAPER_TARGETS)
+.PHONY: venv test test-fast test-all bench bench-gnn bench-sae bench-moe bench-mamba-peer readme $(PAPER_TARGETS)
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ $(PAPER_TARGETS): papers/%: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile $(ARGS)
+
+# unit and equivalence tests only (no workflow, DVC, browser or server): the quick check while editing
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile -m "not slow and not workflow" $(ARGS)
 
 test-all: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile -m "" $(ARGS)

@@ -9,6 +9,8 @@ import pytest
 import toy_paper
 from toy_paper import CONFIG, run
 
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
+
 
 @pytest.fixture
 def toy(tmp_path):

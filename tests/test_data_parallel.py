@@ -17,6 +17,8 @@ import pytest
 from repro import parallel
 from repro.config import ConfigError
 
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
+
 HERE = Path(__file__).resolve().parent
 
 

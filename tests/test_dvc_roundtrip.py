@@ -11,6 +11,8 @@ import pytest
 
 from repro import data, export
 
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "data"
 COPY = ["Snakefile", "profiles", "workflows", "papers", "repro", "analysis", "pyproject.toml", "dvc.yaml", ".dvcignore"]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 ARGS = ["--experiment", "s6-no-gate", "--scale", "smoke", "--seed", "5", "--no-track",
         "--set", "train.steps=60", "--set", "train.log_every=5", "--set", "train.checkpoint_every=5",

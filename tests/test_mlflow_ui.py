@@ -8,6 +8,9 @@ from analysis import verify
 from repro import tracking
 
 import mlflow_server
+import pytest
+
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
 
 REPO = Path(__file__).resolve().parents[1]
 

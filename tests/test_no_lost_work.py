@@ -11,6 +11,8 @@ import pytest
 import toy_paper
 from toy_paper import run, verdicts
 
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
+
 
 def snapshot(root):
     """{file: (sha256, mtime)} of every run file: a file trained again has a new mtime even with equal bytes."""

@@ -6,6 +6,9 @@ import sys
 
 import toy_paper
 from repo_copy import copy_repo
+import pytest
+
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
 
 
 def test_a_new_paper_folder_is_found_run_and_shown(tmp_path):

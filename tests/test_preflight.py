@@ -10,6 +10,8 @@ import pytest
 
 from repo_copy import copy_repo
 
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -14,6 +14,9 @@ import time
 from pathlib import Path
 
 import mlflow_server
+import pytest
+
+pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
 
 REPO = Path(__file__).resolve().parents[1]
 COPY = ["Snakefile", "profiles", "workflows", "papers", "repro", "analysis", "pyproject.toml"]
