@@ -8,7 +8,7 @@ import pytest
 from papers.gnn import planetoid
 from repro import data
 
-MIRROR = Path(__file__).resolve().parents[2] / "shared" / "data"
+MIRROR = Path(__file__).resolve().parents[4] / "shared" / "data"
 pytestmark = pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")
 
 
