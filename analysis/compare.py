@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.rule_text import headline as our_number
 from repro import runio, tracking
 
 
@@ -62,7 +63,7 @@ def load_set(ref: str | Path, scale: str | None = None) -> dict:
 
 def headline(claim: dict):
     rep = claim.get("reproduced") or {}
-    v = rep.get("mean", rep.get("gap", rep.get("slope")))
+    v = our_number(rep)
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 

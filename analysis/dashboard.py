@@ -27,7 +27,7 @@ from analysis import compare
 from analysis.dashboard_figures import claim_figure, curve_figure, data_uri
 from analysis.terminal import counts
 from analysis.verdicts import VERDICTS
-from analysis.rule_text import digits, reported_text
+from analysis.rule_text import digits, headline, reported_text
 from repro import runio, tracking
 
 COLOURS = {"reproduced": "#1b7f3b", "holds": "#4caf50", "not reproduced": "#c62828", "inconclusive": "#e0a800",
@@ -139,7 +139,7 @@ def ours(claim: dict) -> str:
     """Our number and its 90% interval (inside the metric's range), with the seeds behind it."""
     rep, rule = claim.get("reproduced") or {}, claim["rule"]
     d = max(digits(rule), 2 if claim["kind"] == "trend" else 0)
-    value = rep.get("mean", rep.get("gap", rep.get("slope")))
+    value = headline(rep)
     if value is None:
         return "-"
     what = {"gap": "gap ", "slope": "exponent " if rule.get("fit") == "loglog" else "slope "}

@@ -36,3 +36,18 @@ def reported_text(rule: dict) -> str:
     what = "exponent" if rule["fit"] == "loglog" else "slope"
     return (f"{what} {rule['direction']} {rule['bound']:g}" if "bound" in rule
             else f"{what} {rule['expected']:g} ± {rule['tolerance']:g}")
+
+
+def headline(reproduced: dict | None):
+    """Our one number for a claim: a value's mean, an ordering's gap or a trend's slope (None when not run)."""
+    rep = reproduced or {}
+    return rep.get("mean", rep.get("gap", rep.get("slope")))
+
+
+def numbers(claim: dict) -> dict:
+    """A claim's numbers as the CSV and MLflow record them: the paper's, ours with its spread and interval, the
+    margin and the seeds that decided."""
+    rep = claim.get("reproduced") or {}
+    return {"reported": claim["rule"].get("reported"), "reproduced": headline(rep), "reproduced_std": rep.get("std"),
+            "ci_low": rep.get("ci_low"), "ci_high": rep.get("ci_high"), "margin": claim.get("margin"),
+            "n_seeds": (claim.get("sequential") or {}).get("n_seeds")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import math
 
-from analysis.rule_text import digits, reported_text
+from analysis.rule_text import digits, headline, reported_text
 from analysis.verdicts import VERDICTS, value_band
 
 WIDTH = 100
@@ -36,7 +36,7 @@ def paper_text(rule: dict) -> str:
 def ours_text(claim: dict) -> str:
     """Our headline number and its interval; a side the seeds cannot bound (one seed) is left out, not infinite."""
     rep = claim.get("reproduced") or {}
-    v = rep.get("mean", rep.get("gap", rep.get("slope")))
+    v = headline(rep)
     if v is None or not math.isfinite(v):
         return "-"
     d = max(digits(claim["rule"]), 2 if claim["kind"] == "trend" else 0)

@@ -21,7 +21,7 @@ from analysis import curves, dvc_plots, terminal
 from analysis import rule_history
 from analysis.claims import ClaimsError, experiments_of, load_claims, metric_range, our_choices, target_basis
 from analysis.sequential import judge_sequential
-from analysis.rule_text import digits, reported_text
+from analysis.rule_text import digits, headline, numbers, reported_text
 from analysis.verdicts import ALPHA, NOT_RUN, VERDICTS
 from repro import config as rconfig
 from repro import export, plan_time, provenance, runio, tracking
@@ -342,31 +342,14 @@ def write(report: dict, results: Path) -> Path:
     runio.write_json(out / "claims.json", finite(report))
     flat = []
     for r in report["claims"]:
-        rep = r.get("reproduced") or {}
-        flat.append(
-            {
-                "paper": report["paper"],
-                "scale": report["scale"],
-                "id": r["id"],
-                "kind": r["kind"],
-                "source": r["source"],
-                "metric": r["metric"],
-                "target": r.get("target", ""),
-                "reported": r["rule"].get("reported"),
-                "reproduced_mean": rep.get("mean", rep.get("gap", rep.get("slope"))),
-                "reproduced_std": rep.get("std"),
-                "ci_low": rep.get("ci_low"),
-                "ci_high": rep.get("ci_high"),
-                "confidence": rep.get("confidence"),
-                "n_seeds": (r.get("sequential") or {}).get("n_seeds"),
-                "verdict": r["verdict"],
-                "margin": r.get("margin"),
-                "fragile": r.get("fragile"),
-                "rule_changed_after_runs": (r.get("rule_status") or {}).get("after_runs"),
-                "reason": r["reason"],
-                "deviation": r["deviation"],
-            }
-        )
+        nums = numbers(r)
+        flat.append({"paper": report["paper"], "scale": report["scale"], "id": r["id"], "kind": r["kind"],
+                     "source": r["source"], "metric": r["metric"], "target": r.get("target", ""),
+                     "reported": nums.pop("reported"), "reproduced_mean": nums.pop("reproduced"), **nums,
+                     "confidence": (r.get("reproduced") or {}).get("confidence"), "verdict": r["verdict"],
+                     "fragile": r.get("fragile"),
+                     "rule_changed_after_runs": (r.get("rule_status") or {}).get("after_runs"),
+                     "reason": r["reason"], "deviation": r["deviation"]})
     runio.atomic_write(out / "claims.csv", pd.DataFrame(finite(flat)).to_csv(index=False))
     write_dvc_metrics(report, out / "metrics")
     return out / "claims.json"
@@ -382,7 +365,7 @@ def write_dvc_metrics(report: dict, folder: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     for r in report["claims"]:
         rep = r.get("reproduced") or {}
-        value = finite(rep.get("mean", rep.get("gap", rep.get("slope"))))
+        value = finite(headline(rep))
         lo, hi = finite(rep.get("ci_low")), finite(rep.get("ci_high"))
         runio.write_json(
             tmp / f"{r['id']}.json",
@@ -417,7 +400,6 @@ def log_to_mlflow(report: dict) -> dict:
     parent = client.create_run(exp, run_name=f"verify/{report['scale']}", tags=base_tags)
     claim_runs = {}
     for r in report["claims"]:
-        rep = r.get("reproduced") or {}
         tags = {
             **base_tags,
             "claim": r["id"],
@@ -428,15 +410,7 @@ def log_to_mlflow(report: dict) -> dict:
             "kind": "claim",
         }
         child = client.create_run(exp, run_name=f"claim/{r['id']}/{report['scale']}", tags=tags)
-        metrics = {
-            "reported": r["rule"].get("reported"),
-            "reproduced": rep.get("mean", rep.get("gap", rep.get("slope"))),
-            "reproduced_std": rep.get("std"),
-            "ci_low": rep.get("ci_low"),
-            "ci_high": rep.get("ci_high"),
-            "margin": r.get("margin"),
-            "n_seeds": (r.get("sequential") or {}).get("n_seeds"),
-        }
+        metrics = numbers(r)
         for k, v in metrics.items():
             if v is not None and math.isfinite(v):
                 client.log_metric(child.info.run_id, k, float(v))
