@@ -1,7 +1,6 @@
 # One module per paper. `snakemake papers/<p>` (or `papers/<p>/`) runs that paper's workflow; `snakemake all` runs
 # every paper and the dashboard. Scale: --config scale=smoke|cpu|full (default cpu).
 import sys
-from pathlib import Path
 
 from snakemake.utils import min_version
 
@@ -12,7 +11,7 @@ preflight.checked(preflight.check_config, config)     # unknown --config keys, a
 config.setdefault("scale", "cpu")
 
 # A paper is its folder: every papers/<p>/ with a Snakefile (which includes workflows/paper.smk)
-PAPERS = sorted(p.name for p in Path("papers").iterdir() if (p / "Snakefile").exists())
+PAPERS = preflight.papers()
 
 
 def verdicts(paper):

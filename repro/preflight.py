@@ -44,6 +44,11 @@ def overrides(config: dict) -> list[str]:
     return shlex.split(str(config.get("set") or ""))
 
 
+def papers(root: Path = Path("papers")) -> list[str]:
+    """A paper is its folder: every ``papers/<p>/`` with a Snakefile, by name."""
+    return sorted(p.name for p in Path(root).iterdir() if (p / "Snakefile").exists())
+
+
 def targeted(paper: str, papers: list[str], argv: list[str] | None = None) -> bool:
     """Whether this Snakemake call asks for ``paper``: its command line names ``papers/<paper>`` or one of its
     ``results/<paper>/`` files, or names no paper at all (``all``, the default target). A ``set=`` override is

@@ -41,7 +41,7 @@ LOOKS = DESIGN["looks"]
 SEEDS = DESIGN["seeds"][:LOOKS[0]]
 # every experiment resolved with the user's `set=` overrides (when this paper is asked for), and claims.yaml
 # validated: refused before any job
-TARGETED = preflight.targeted(PAPER, [p.name for p in Path("papers").iterdir() if (p / "Snakefile").exists()])
+TARGETED = preflight.targeted(PAPER, preflight.papers())
 for _e, _why in (BLOCKED.items() if TARGETED else ()):     # said for the papers asked for only
     print(f"{PAPER}: skipping {_e}: {_why}", file=sys.stderr)
 if not TARGETED:
