@@ -77,16 +77,14 @@ def bench_scans(batch, d, n, lengths, repeats):
 def bench_train_step(scale, experiment, repeats):
     from papers.mamba.experiment import PAPER_DIR, build_task
     from repro import config as rc
-    from repro.train import _chunk_fn
-    from flax import nnx
+    from repro import fit, train
     cfg = rc.resolve(rc.load_paper_config(PAPER_DIR / "config.yaml"), experiment, scale,
                      ["train.log_every=10", "train.steps=10", "train.eval_every=10", "train.checkpoint_every=10"])
     task = build_task(cfg, 0)
-    graphdef, params, rest = nnx.split(task.model, nnx.Param, ...)
-    state = (params, task.optimizer.init(params))
-    chunk = _chunk_fn(task, graphdef, rest, 10)
+    obj, _, params, _ = train.objective(task)
+    chunk = fit.chunk_fn(obj, 10)
     key = jax.random.key(0)
-    t = timeit(lambda s: chunk(s, 0, key)[1]["loss"], (state,), repeats) / 10
+    t = timeit(lambda s: chunk(s, 0, key, None)[1]["loss"], (obj.init(params),), repeats) / 10
     print(f"training step, {experiment} at {scale} scale (batch {cfg['train']['batch_size']}, "
           f"length {cfg['task']['seq_len'] + cfg['task']['n_tokens']}): {1e3 * t:.1f} ms/step, "
           f"{task.items_per_step / t:,.0f} tok/s", flush=True)

@@ -1,5 +1,5 @@
-"""One training loop for every paper: jitted chunks of Optax steps on a Flax NNX model, evaluation on a schedule,
-Orbax checkpoints, exact resume, a progress bar, tracking.
+"""A training run of a Flax NNX model: repro/fit.py's loop plus evaluation on a schedule, Orbax checkpoints, exact
+resume, a progress bar, tracking, and the run's files (history.csv, metrics.json last).
 
 A paper supplies a ``Task``. The loop runs ``log_every`` steps per call of one jitted ``lax.scan`` (no per-step
 Python); the batch for step t is ``task.batch(fold_in(data_key, t))``, so a run stopped at a checkpoint and started
@@ -18,7 +18,7 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from repro import export, parallel, runio, seeding
+from repro import export, fit, parallel, runio, seeding
 from repro import provenance as host
 from repro import config as rconfig
 from repro.progress import Progress
@@ -48,23 +48,12 @@ class Measurement:
     measure: Callable[[], tuple[dict, list[dict]]]
 
 
-def _chunk_fn(task: Task, graphdef, rest, n_steps: int, mesh=None):
-    def one_step(state, step, data_key):
-        params, opt_state = state
-        batch = parallel.shard_batch(task.batch(seeding.step_key(data_key, step)), mesh)
-
-        def loss_of(p):
-            return task.loss(nnx.merge(graphdef, p, rest), batch)
-
-        (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(params)
-        updates, opt_state = task.optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), {"loss": loss, **aux}
-
-    @jax.jit
-    def chunk(state, start, data_key):
-        return jax.lax.scan(lambda s, t: one_step(s, t, data_key), state, start + jnp.arange(n_steps))
-
-    return chunk
+def objective(task: Task):
+    """The task as repro/fit.py's objective over its parameters: (objective, graphdef, the model's other state)."""
+    graphdef, params, rest = nnx.split(task.model, nnx.Param, ...)
+    obj = fit.Objective(loss=lambda p, batch, _: task.loss(nnx.merge(graphdef, p, rest), batch),
+                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key))
+    return obj, graphdef, params, rest
 
 
 def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_hash: str = "",
@@ -77,8 +66,8 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
     tc = cfg["train"]
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    graphdef, params, rest = nnx.split(task.model, nnx.Param, ...)
-    state = (params, task.optimizer.init(params))
+    obj, graphdef, params, rest = objective(task)
+    state = obj.init(params)
     data_key = seeding.key(seed, "data")
     ckpt = Checkpointer(run_dir / "checkpoints", keep=tc.get("keep_checkpoints", 2))
     start, history, wall_before = 0, [], 0.0
@@ -91,65 +80,67 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
                                   "this run over with the new config")
         start, history, wall_before = latest, meta["history"], meta["wall_time_s"]
     mesh = parallel.mesh(tc.get("devices", 1))
-    state = parallel.replicate(state, mesh)
     runio.write_yaml(run_dir / "config.yaml", {**cfg, "seed": seed, "config_hash": config_hash})
 
     log_every, total = tc["log_every"], tc["steps"]
-    eval_every, ckpt_every = tc.get("eval_every") or total, tc.get("checkpoint_every") or total
-    t_compile = time.perf_counter()  # compile before timing, so throughput is the steady-state rate
-    chunk = _chunk_fn(task, graphdef, rest, log_every, mesh).lower(state, jnp.int32(start), data_key).compile()
-    evaluate = jax.jit(lambda p: task.evaluate(nnx.merge(graphdef, p, rest))).lower(state[0]).compile()
-    compile_s = time.perf_counter() - t_compile
+    eval_every = tc.get("eval_every") or total
+    t0 = time.perf_counter()
+    state = parallel.replicate(state, mesh)
+    evaluate = jax.jit(lambda p: task.evaluate(nnx.merge(graphdef, p, rest))).lower(state.params).compile()
+    eval_compile_s = time.perf_counter() - t0   # compiled before the loop, so throughput is the steady-state rate
     bar = tqdm(total=total, initial=start, disable=not progress, unit="step", dynamic_ncols=True,
                desc=f"{cfg['run']['experiment']} seed{seed}")
     events = Progress(f"{cfg['run']['paper']} {cfg['run']['experiment']} {cfg['run']['scale']} seed {seed}", total,
                       start=start)        # a line now and then on a workflow job's terminal (repro/progress.py)
-    step = start
     last_eval = {k: v for k, v in (history[-1] if history else {}).items() if k.startswith("eval_")}
+
+    def on_chunk(step, state, rows, seconds):
+        nonlocal last_eval
+        metrics = {k: float(jnp.mean(v)) for k, v in rows.items()}
+        rate = log_every * task.items_per_step / seconds
+        row = {"step": step, **{f"train_{k}": v for k, v in metrics.items()}, f"{task.items_name}_per_s": rate}
+        if step % eval_every == 0 or step == total:
+            last_eval = {f"eval_{k}": float(v) for k, v in evaluate(state.params).items()}
+            row.update(last_eval)
+        history.append(row)
+        if tracker:
+            tracker.log_metrics(row, step)
+        bar.update(log_every)
+        events.update(step, loss=metrics["loss"])
+        bar.set_postfix(loss=f"{metrics['loss']:.3f}", **{f"{task.items_name}/s": f"{rate:,.0f}"},
+                        **{k: f"{v:.3g}" for k, v in last_eval.items()})
+
+    def save(step, state, seconds):
+        ckpt.save(step, state, {"history": history, "config_hash": config_hash,
+                                "wall_time_s": wall_before + eval_compile_s + seconds})
+
     try:
-        while step < total:
-            if stop_after is not None and step >= stop_after:
-                return {}
-            t_chunk = time.perf_counter()
-            state, metrics = chunk(state, jnp.int32(step), data_key)
-            metrics = {k: float(jnp.mean(v)) for k, v in metrics.items()}
-            step += log_every
-            rate = log_every * task.items_per_step / (time.perf_counter() - t_chunk)
-            row = {"step": step, **{f"train_{k}": v for k, v in metrics.items()},
-                   f"{task.items_name}_per_s": rate}
-            if step % eval_every == 0 or step == total:
-                last_eval = {f"eval_{k}": float(v) for k, v in evaluate(state[0]).items()}
-                row.update(last_eval)
-            history.append(row)
-            if tracker:
-                tracker.log_metrics(row, step)
-            bar.update(log_every)
-            events.update(step, loss=metrics["loss"])
-            bar.set_postfix(loss=f"{metrics['loss']:.3f}", **{f"{task.items_name}/s": f"{rate:,.0f}"},
-                            **{k: f"{v:.3g}" for k, v in last_eval.items()})
-            if step % ckpt_every == 0 or step == total:
-                ckpt.save(step, state, {"history": history, "config_hash": config_hash,
-                                        "wall_time_s": wall_before + time.perf_counter() - t_compile})
+        result = fit.run(obj, state, steps=total, data_key=data_key, chunk=log_every, start=start, mesh=mesh,
+                         on_chunk=on_chunk, save=save, save_every=tc.get("checkpoint_every") or total,
+                         stop_after=stop_after)
     finally:
         bar.close()
         events.close()
         ckpt.close()
-    extra = task.final_metrics(nnx.merge(graphdef, state[0], rest)) if task.final_metrics else {}
+    if not result.finished:
+        return {}
+    params = result.state.params
+    extra = task.final_metrics(nnx.merge(graphdef, params, rest)) if task.final_metrics else {}
     final = {
         **{k[5:]: v for k, v in last_eval.items()},
         **extra,
         "train_loss": history[-1]["train_loss"] if history else None,
         "steps": total,
         "seed": seed,
-        "wall_time_s": wall_before + time.perf_counter() - t_compile,
-        "compile_time_s": compile_s,
-        "n_params": int(sum(x.size for x in jax.tree.leaves(state[0]))),
+        "wall_time_s": wall_before + time.perf_counter() - t0,
+        "compile_time_s": eval_compile_s + result.compile_s,
+        "n_params": int(sum(x.size for x in jax.tree.leaves(params))),
         "config_hash": config_hash,
         **{k: cfg["run"][k] for k in ("paper", "experiment", "scale")},
         **(provenance or {}),
         **host.of_run(),  # machine, devices, package versions
         # the final parameters in a stable file (DVC-trackable; Orbax folders are not): repro/export.py
-        "final_params_sha256": export.write(state[0], run_dir),
+        "final_params_sha256": export.write(params, run_dir),
     }
     runio.write_history(run_dir / "history.csv", history)
     runio.write_json(run_dir / "metrics.json", final)  # written last: its presence means the run is complete

@@ -68,18 +68,17 @@ def one(paper: str, devices, run_dir: Path) -> dict:
 def gradient_all_reduce() -> bool:
     """The 4-device training step really splits the batch: its compiled program all-reduces the gradients."""
     import jax.numpy as jnp
-    from flax import nnx
 
     from papers.mamba.experiment import PAPER_DIR, build_task
     from repro import config as rconfig
-    from repro import parallel, seeding, train
+    from repro import fit, parallel, seeding, train
     cfg = rconfig.resolve(rconfig.load_paper_config(PAPER_DIR / "config.yaml"), "s6-mamba", "smoke",
                           ["train.batch_size=8"])
     task = build_task(cfg, 0)
-    graphdef, params, rest = nnx.split(task.model, nnx.Param, ...)
+    obj, _, params, _ = train.objective(task)
     mesh = parallel.mesh(4)
-    state = parallel.replicate((params, task.optimizer.init(params)), mesh)
-    hlo = train._chunk_fn(task, graphdef, rest, 1, mesh).lower(state, jnp.int32(0), seeding.key(0, "data"))
+    state = parallel.replicate(obj.init(params), mesh)
+    hlo = fit.chunk_fn(obj, 1, mesh).lower(state, jnp.int32(0), seeding.key(0, "data"), None)
     return "all-reduce" in hlo.compile().as_text()
 
 

@@ -14,7 +14,7 @@ import optax
 from flax import nnx
 
 from papers.gnn import expressivity as ex
-from repro import seeding
+from repro import fit, seeding
 
 
 def _separated(e1, e2) -> bool:
@@ -23,21 +23,13 @@ def _separated(e1, e2) -> bool:
 
 
 def _fit(model, data, batch_fn, loss_fn, steps: int, lr: float, dkey):
-    """Full-batch Adam for ``steps`` steps in one jitted scan; returns (model, per-step losses).
+    """Full-batch Adam for ``steps`` steps in one jitted scan (repro/fit.py); returns (model, per-step losses).
     ``data`` goes in as an argument (a closed-over graph would be constant-folded: slow to compile)."""
     graphdef, params = nnx.split(model, nnx.Param)
-    tx = optax.adam(lr)
-
-    def step(carry, t, data):
-        p, o = carry
-        b = batch_fn(data, jax.random.fold_in(dkey, t))
-        loss, grads = jax.value_and_grad(lambda q: loss_fn(nnx.merge(graphdef, q), b))(p)
-        upd, o = tx.update(grads, o, p)
-        return (optax.apply_updates(p, upd), o), loss
-
-    run = jax.jit(lambda p, data: jax.lax.scan(lambda c, t: step(c, t, data), (p, tx.init(p)), jnp.arange(steps)))
-    (params, _), losses = run(params, data)
-    return nnx.merge(graphdef, params), np.asarray(losses)
+    objective = fit.Objective(loss=lambda q, b, _: (loss_fn(nnx.merge(graphdef, q), b), {}), optimizer=optax.adam(lr),
+                              batch=lambda key, d: batch_fn(d, key))
+    state, rows = fit.run_all(objective, objective.init(params), steps=steps, data_key=dkey, data=data)
+    return nnx.merge(graphdef, state.params), np.asarray(rows["loss"])
 
 
 def _ce(logits, labels):

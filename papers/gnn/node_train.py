@@ -1,7 +1,7 @@
 """Full-batch node classification with the authors' stopping and model-selection rules, for one seed.
 
 One epoch = one Adam step on the training nodes (dropout on), then an evaluation (dropout off). Epochs run in
-jitted ``lax.scan`` chunks of ``train.log_every``; a finished run's later epochs are masked no-ops. Every
+jitted ``lax.scan`` chunks of ``train.log_every`` (repro/fit.py); a finished run's later epochs are masked no-ops. Every
 ``train.checkpoint_every`` epochs the whole state (weights, optimizer, stopping-rule state) is checkpointed, so a
 killed run resumes where it was and ends with the same numbers. Dropout at epoch t uses fold_in(dropout key, t).
 
@@ -25,7 +25,7 @@ from flax import nnx
 
 from papers.gnn import models
 from papers.gnn.graph_ops import NodeGraph
-from repro import seeding
+from repro import fit, seeding
 from repro.checkpoint import Checkpointer
 
 BIG = 1e30  # "infinite" best loss, finite so that checkpoints stay finite
@@ -70,15 +70,16 @@ class NodeTrainer:
         self.window, self.patience, self.max_epochs = t["window"], t["patience"], t["steps"]
         if self.rule not in ("gcn", "gat", "none"):
             raise ValueError(f"unknown train.stop {self.rule!r}; valid: gcn, gat, none")
-        self._chunk = jax.jit(self._chunk_fn, static_argnums=3)
+        self.objective = fit.Objective(loss=self._loss, optimizer=self.tx, batch=lambda key, g: (g, key),
+                                       after_update=self._after_update, done=lambda s: s.done)
 
     # --- the pieces of one epoch ---------------------------------------------------------------------------
     def _l2(self, model):
         return self.wd * sum(jnp.sum(w ** 2) for w in models.decayed(model, self.wd_on)) / 2.0
 
-    def _loss(self, params, g, key):
-        model = nnx.merge(self.graphdef, params)
-        return _masked_ce(model(g, key), g.labels, g.train) + self._l2(model)
+    def _loss(self, params, batch, stop):
+        (g, key), model = batch, nnx.merge(self.graphdef, params)
+        return _masked_ce(model(g, key), g.labels, g.train) + self._l2(model), {}
 
     def _evaluate(self, params, g):
         model = nnx.merge(self.graphdef, params)
@@ -94,14 +95,11 @@ class NodeTrainer:
         zero, f = jnp.zeros((), jnp.int32), jnp.zeros((), jnp.float32)
         stop = Stop(zero, jnp.zeros((), bool), jnp.zeros((self.window,), jnp.float32), f, f + BIG, zero,
                     zero - 1, f, f, f, f, f, f, f)
-        return params, self.tx.init(params), stop
+        return self.objective.init(params, stop)
 
-    def _epoch(self, state, g, dkey):
-        params, opt_state, s = state
-        t = s.epoch
-        loss, grads = jax.value_and_grad(self._loss)(params, g, jax.random.fold_in(dkey, t))
-        updates, new_opt = self.tx.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
+    def _after_update(self, new_params, s: Stop, loss, aux, batch, t_loop):
+        """Evaluate the updated weights and advance the stopping rule (t = s.epoch: the loop's step while active)."""
+        g, t = batch[0], s.epoch
         ev = self._evaluate(new_params, g)
         # gcn rule: compare with the mean of the previous `window` losses (L2 included)
         stop_gcn = (t > self.window) & (ev["val_loss_l2"] > jnp.mean(s.val_hist))
@@ -118,41 +116,37 @@ class NodeTrainer:
                      keep(t, s.kept_epoch), keep(ev["val_acc"], s.kept_val_acc), keep(ev["val_loss"], s.kept_val_loss),
                      keep(ev["test_acc"], s.kept_test_acc), ev["val_acc"], ev["val_loss"], ev["test_acc"],
                      ev["train_acc"])
-        new = (new_params, new_opt, new_s)
-        out = jax.tree.map(lambda o, n: jnp.where(s.done, o, n), state, new)
-        row = {"epoch": t + 1, "active": ~s.done, "loss": loss, **ev}
-        return out, row
-
-    def _chunk_fn(self, state, g, dkey, n: int):
-        return jax.lax.scan(lambda st, _: self._epoch(st, g, dkey), state, None, length=n)
+        return new_params, new_s, {"epoch": t + 1, "loss": loss, **ev}
 
     # --- one seed ------------------------------------------------------------------------------------------
     def run(self, seed: int, ckpt: Checkpointer | None = None, progress=None, stop_after: int | None = None):
         """Train one seed; returns (metrics, history rows). Resumes from ``ckpt``'s latest checkpoint."""
         t_cfg = self.cfg["train"]
-        chunk, every = t_cfg["log_every"], t_cfg["checkpoint_every"]
-        dkey = seeding.key(seed, "dropout")
-        state, history, wall = self.init(seed), [], 0.0
+        state, history, wall, start = self.init(seed), [], 0.0, 0
         if ckpt is not None and ckpt.latest_step() is not None:
-            state, meta = ckpt.restore(ckpt.latest_step(), state)
+            start = ckpt.latest_step()
+            state, meta = ckpt.restore(start, state)
             history, wall = meta["history"], meta["wall_time_s"]
-        t0 = time.perf_counter()
-        compiled = self._chunk.lower(state, self.graph, dkey, chunk).compile()
-        compile_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        while not bool(state[2].done):
-            state, rows = compiled(state, self.graph, dkey)
+
+        def on_chunk(step, state, rows, seconds):
             rows = jax.device_get(rows)
             active = np.asarray(rows.pop("active"))
-            history += [{k: float(v[i]) for k, v in rows.items()} for i in np.flatnonzero(active)]
-            epoch = int(state[2].epoch)
+            history.extend({k: float(v[i]) for k, v in rows.items()} for i in np.flatnonzero(active))
             if progress:
-                progress(epoch, history[-1])
-            if ckpt is not None and (epoch % every == 0 or bool(state[2].done)):
-                ckpt.save(epoch, state, {"history": history, "wall_time_s": wall + time.perf_counter() - t0})
-            if stop_after is not None and epoch >= stop_after:
-                return None, history
+                progress(int(state.extra.epoch), history[-1])
+
+        def save(step, state, seconds):
+            ckpt.save(step, state, {"history": history, "wall_time_s": wall + seconds})
+
+        t0 = time.perf_counter()
+        result = fit.run(self.objective, state, steps=self.max_epochs, data_key=seeding.key(seed, "dropout"),
+                         data=self.graph, chunk=t_cfg["log_every"], start=start, on_chunk=on_chunk,
+                         save=save if ckpt is not None else None, save_every=t_cfg["checkpoint_every"],
+                         stop_after=stop_after)
+        if not result.finished:
+            return None, history
         wall += time.perf_counter() - t0
+        compile_s, state = result.compile_s, result.state
         s = jax.device_get(state[2])
         selected = self.rule == "gat"
         n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state[0]))

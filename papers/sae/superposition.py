@@ -13,7 +13,7 @@ import optax
 from flax import nnx
 
 from papers.sae.toy_data import superposition_batch
-from repro import parallel
+from repro import fit
 
 
 class ToyModel(nnx.Module):
@@ -56,20 +56,16 @@ def fit_instances(key, n_features: int, m_hidden: int, p_active, importance, *, 
     k_init, k_data = jax.random.split(key)
     params = jax.vmap(lambda k: nnx.state(ToyModel(n_features, m_hidden, rngs=nnx.Rngs(params=k)), nnx.Param))(
         jax.random.split(k_init, n_inst))
-    tx = optax.adamw(lr)
     imp = jnp.asarray(importance)
 
-    def loss_all(p, x):  # x: (batch, instances, n)
+    def loss_all(p, x, _):  # x: (batch, instances, n)
         per = jax.vmap(lambda q, xi: importance_loss(nnx.merge(graphdef, q), xi, imp), in_axes=(0, 1))(p, x)
         return per.sum(), per
 
-    def step(carry, t):
-        p, o = carry
-        x = parallel.shard_batch(superposition_batch(jax.random.fold_in(k_data, t), n_features, batch, p_active), mesh)
-        (_, per), g = jax.value_and_grad(loss_all, has_aux=True)(p, x)
-        upd, o = tx.update(g, o, p)
-        return (optax.apply_updates(p, upd), o), per.mean()
-
-    params = parallel.replicate(params, mesh)
-    (params, _), losses = jax.jit(lambda p: jax.lax.scan(step, (p, tx.init(p)), jnp.arange(steps)))(params)
+    objective = fit.Objective(
+        loss=loss_all, optimizer=optax.adamw(lr),
+        batch=lambda k, _: superposition_batch(k, n_features, batch, p_active),
+        after_update=lambda p, e, loss, per, x, t: (p, e, {"loss": per.mean()}))
+    state, rows = fit.run_all(objective, objective.init(params), steps=steps, data_key=k_data, mesh=mesh)
+    params, losses = state.params, rows["loss"]
     return np.asarray(params["w"][...]), np.asarray(params["b"][...]), np.asarray(losses)
