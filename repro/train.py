@@ -1,5 +1,5 @@
-"""A training run of a Flax NNX model: repro/fit.py's loop plus evaluation on a schedule, Orbax checkpoints, exact
-resume, a progress bar, tracking, and the run's files (history.csv, metrics.json last).
+"""Training a Flax NNX model (a ``Task``): repro/fit.py's loop plus evaluation on a schedule, Orbax checkpoints, exact
+resume, a progress bar and per-chunk tracking. repro/driver.py writes the run's files.
 
 A paper supplies a ``Task``. The loop runs ``log_every`` steps per call of one jitted ``lax.scan`` (no per-step
 Python); the batch for step t is ``task.batch(fold_in(data_key, t))``, so a run stopped at a checkpoint and started
@@ -18,8 +18,7 @@ import optax
 from flax import nnx
 from tqdm import tqdm
 
-from repro import export, fit, parallel, runio, seeding
-from repro import provenance as host
+from repro import fit, parallel, seeding
 from repro import config as rconfig
 from repro.progress import Progress
 from repro.checkpoint import Checkpointer, CheckpointError
@@ -56,13 +55,15 @@ def objective(task: Task):
     return obj, graphdef, params, rest
 
 
-def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_hash: str = "",
-          progress: bool = True, stop_after: int | None = None, provenance: dict | None = None) -> dict:
+def fit_task(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, progress: bool = True,
+             stop_after: int | None = None):
     """Train to ``cfg['train']['steps']``; resume from ``run_dir/checkpoints`` when it holds a checkpoint.
 
     ``stop_after`` ends the process's work early (after that many steps in total), as a kill would: used by tests.
-    Returns the final metrics (also written to ``run_dir/metrics.json``).
+    Returns (final metrics with the parameters under ``final_params``, history rows), or None when stopped early;
+    repro/driver.py writes the run's files.
     """
+    config_hash = rconfig.config_hash(cfg)
     tc = cfg["train"]
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +81,6 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
                                   "this run over with the new config")
         start, history, wall_before = latest, meta["history"], meta["wall_time_s"]
     mesh = parallel.mesh(tc.get("devices", 1))
-    runio.write_yaml(run_dir / "config.yaml", {**cfg, "seed": seed, "config_hash": config_hash})
 
     log_every, total = tc["log_every"], tc["steps"]
     eval_every = tc.get("eval_every") or total
@@ -123,7 +123,7 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
         events.close()
         ckpt.close()
     if not result.finished:
-        return {}
+        return None
     params = result.state.params
     extra = task.final_metrics(nnx.merge(graphdef, params, rest)) if task.final_metrics else {}
     final = {
@@ -131,28 +131,9 @@ def train(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, config_
         **extra,
         "train_loss": history[-1]["train_loss"] if history else None,
         "steps": total,
-        "seed": seed,
         "wall_time_s": wall_before + time.perf_counter() - t0,
         "compile_time_s": eval_compile_s + result.compile_s,
         "n_params": int(sum(x.size for x in jax.tree.leaves(params))),
-        "config_hash": config_hash,
-        **{k: cfg["run"][k] for k in ("paper", "experiment", "scale")},
-        **(provenance or {}),
-        **host.of_run(),  # machine, devices, package versions
-        # the final parameters in a stable file (DVC-trackable; Orbax folders are not): repro/export.py
-        "final_params_sha256": export.write(params, run_dir),
+        "final_params": params,
     }
-    runio.write_history(run_dir / "history.csv", history)
-    runio.write_json(run_dir / "metrics.json", final)  # written last: its presence means the run is complete
-    return final
-
-
-def train_quietly(task: Task, cfg: dict, seed: int, run_dir: Path, stop_after: int | None = None):
-    """``train`` with the config's own hash and no progress bar, for papers whose experiment runner loops over seeds:
-    (final metrics, history rows), or (None, None) when ``stop_after`` ended it early."""
-    final = train(task, cfg, seed, run_dir, config_hash=rconfig.config_hash(cfg), progress=False,
-                  stop_after=stop_after)
-    if not final:
-        return None, None
-    return final, runio.read_history(Path(run_dir) / "history.csv")
-
+    return final, history

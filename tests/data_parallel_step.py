@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from flax import serialization  # noqa: E402
 
 from repro import export  # noqa: E402
-from repro.cli import run  # noqa: E402
+from repro.driver import run  # noqa: E402
 
 STEP = ["train.steps=2", "train.log_every=2", "train.eval_every=2", "train.checkpoint_every=2"]
 
@@ -22,9 +22,9 @@ STEP = ["train.steps=2", "train.log_every=2", "train.eval_every=2", "train.check
 def one(paper: str, devices, run_dir: Path) -> dict:
     overrides = STEP + [f"train.devices={devices}"]
     if paper == "mamba":
-        from papers.mamba.experiment import PAPER_DIR, build_task
+        from papers.mamba.experiment import PAPER_DIR, workload
         batch = [f"train.batch_size={6 if run_dir.name == 'six' else 8}"]
-        m = run(PAPER_DIR, build_task, "s6-mamba", "smoke", 0, overrides + batch, run_dir=run_dir, track=False,
+        m = run(PAPER_DIR, workload, "s6-mamba", "smoke", 0, overrides + batch, run_dir=run_dir, track=False,
                 progress=False)
     elif paper == "sae":
         import jax
@@ -61,6 +61,7 @@ def one(paper: str, devices, run_dir: Path) -> dict:
         cfg = rconfig.resolve(rconfig.load_paper_config(PAPER_DIR / "config.yaml"), "noisy-e8", "smoke",
                               overrides + small)
         m, _ = runs.train_lm(cfg, 0, run_dir)
+        export.write(m["final_params"], run_dir)
     flat = serialization.msgpack_restore((run_dir / export.FILENAME).read_bytes())
     return {"loss": m["train_loss"], "params": flat}
 

@@ -10,9 +10,9 @@ def test_run_is_logged_with_its_tags(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_TRACKING", "on")
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    from papers.mamba.experiment import PAPER_DIR, build_task
-    from repro.cli import run
-    run(PAPER_DIR, build_task, "s4-mamba", "smoke", 3, ["train.steps=10", "train.log_every=5",
+    from papers.mamba.experiment import PAPER_DIR, workload
+    from repro.driver import run
+    run(PAPER_DIR, workload, "s4-mamba", "smoke", 3, ["train.steps=10", "train.log_every=5",
         "train.eval_every=10", "train.checkpoint_every=10"], run_dir=tmp_path / "run", progress=False)
     assert tracking.tracking_uri() == f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}"
     import mlflow
@@ -51,13 +51,13 @@ def test_every_tracked_run_ends_in_a_final_state_and_a_task_that_cannot_be_built
     monkeypatch.setenv("REPRO_TRACKING", "on")
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    from papers.mamba.experiment import PAPER_DIR, build_task
-    from repro import cli
+    from papers.mamba.experiment import PAPER_DIR, workload
+    from repro import driver as cli
     small = ["train.steps=10", "train.log_every=5", "train.eval_every=10", "train.checkpoint_every=5"]
-    assert not cli.run(PAPER_DIR, build_task, "s4-mamba", "smoke", 4, small, run_dir=tmp_path / "run",
+    assert not cli.run(PAPER_DIR, workload, "s4-mamba", "smoke", 4, small, run_dir=tmp_path / "run",
                        progress=False, stop_after=5)
 
-    def broken(cfg, seed):
+    def broken(cfg):
         raise ValueError("model.arch 'transformerz' is not one of: mamba, s4")
     assert cli.main(PAPER_DIR, broken, ["--experiment", "s4-mamba", "--scale", "smoke", "--seed", "5"]) == 2
     assert "error: mamba s4-mamba (smoke): model.arch 'transformerz'" in capsys.readouterr().err

@@ -5,16 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from papers.mamba.experiment import PAPER_DIR, build_task
+from papers.mamba.experiment import PAPER_DIR, workload
 from repro import export
 from repro.checkpoint import CheckpointError
-from repro.cli import run
+from repro.driver import run
 
 SMOKE = ["train.steps=20", "train.log_every=5", "train.eval_every=10", "train.checkpoint_every=5"]
 
 
 def smoke_run(run_dir, experiment="s6-mamba", seed=0, overrides=(), stop_after=None):
-    return run(PAPER_DIR, build_task, experiment, "smoke", seed, list(SMOKE) + list(overrides), run_dir=run_dir,
+    return run(PAPER_DIR, workload, experiment, "smoke", seed, list(SMOKE) + list(overrides), run_dir=run_dir,
                track=False, progress=False, stop_after=stop_after)
 
 
@@ -51,7 +51,7 @@ def test_same_seed_same_metrics_and_outputs(tmp_path):
 @pytest.mark.parametrize("experiment", ["s6-mamba", "s4-no-gate"])
 def test_stopped_and_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path, experiment):
     whole = smoke_run(tmp_path / "whole", experiment)
-    assert smoke_run(tmp_path / "parts", experiment, stop_after=10) == {}
+    assert smoke_run(tmp_path / "parts", experiment, stop_after=10) is None
     assert not (tmp_path / "parts" / "metrics.json").exists()
     assert sorted(p.name for p in (tmp_path / "parts" / "checkpoints").iterdir() if p.name.isdigit()) == ["10", "5"]
     resumed = smoke_run(tmp_path / "parts", experiment)

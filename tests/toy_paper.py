@@ -17,20 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from repro import seedloop
+from repro import driver
+from repro.workload import Function
 
 
-def make_task(cfg):
-    def task(c, seed, run_dir, stop_after=None):
-        if str(seed) == os.environ.get("TOY_FAIL_AT_SEED"):        # a job killed part-way through its seeds
-            raise SystemExit(f"toy: stopped at seed {seed}")
-        x = np.random.default_rng(seed).standard_normal()
-        return {"score": c["task"]["centre"] + c["task"]["noise"] * float(x)}, [{"step": 1}]
-    return task
+def score(c, seed):
+    if str(seed) == os.environ.get("TOY_FAIL_AT_SEED"):        # a job killed part-way through its seeds
+        raise SystemExit(f"toy: stopped at seed {seed}")
+    x = np.random.default_rng(seed).standard_normal()
+    return {"score": c["task"]["centre"] + c["task"]["noise"] * float(x)}, [{"step": 1}]
 
 
 if __name__ == "__main__":
-    sys.exit(seedloop.main(Path(__file__).parent, make_task))
+    sys.exit(driver.main(Path(__file__).parent, lambda cfg: Function(cfg, score)))
 '''
 
 CONFIG = """

@@ -2,7 +2,7 @@
 
     python -m papers.gnn.experiment --experiment gcn-cora --scale cpu [--seeds 0,1,2] [--set train.lr=0.02]
 
-The seed loop, run files and tracking are repro.seedloop's; this file builds the task for a config. A Planetoid
+The seed loop, run files and tracking are repro/driver.py's; this file builds the workload for a config. A Planetoid
 seed killed mid-training resumes from its last checkpoint; the expressivity runs take seconds and start over.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 from papers.gnn import expressivity_runs, graph_ops, planetoid
 from papers.gnn.node_train import NodeTrainer
 from repro import config as rconfig
-from repro import seedloop
+from repro import driver
+from repro.workload import Function
 from repro.checkpoint import Checkpointer
 
 PAPER_DIR = Path(__file__).parent
@@ -28,26 +29,26 @@ class NodeTask:
         g = graph_ops.node_graph(d.features, d.labels, d.senders, d.receivers, d.train, d.val, d.test)
         self.trainer = NodeTrainer(cfg, g, d.features.shape[1], d.n_classes)
 
-    def __call__(self, cfg, seed, run_dir, stop_after=None):
-        ckpt = Checkpointer(run_dir / "checkpoints", keep=cfg["train"]["keep_checkpoints"])
+    def run(self, seed, run_dir, *, tracker=None, progress=False, stop_after=None):
+        ckpt = Checkpointer(Path(run_dir) / "checkpoints", keep=self.trainer.cfg["train"]["keep_checkpoints"])
         try:
-            return self.trainer.run(seed, ckpt, stop_after=stop_after)
+            metrics, history = self.trainer.run(seed, ckpt, stop_after=stop_after)
         finally:
             ckpt.close()
+        return None if metrics is None else (metrics, history)
 
 
-def make_task(cfg: dict):
+def workload(cfg: dict):
     kind = cfg["task"]["kind"]
     if kind == "planetoid":
         return NodeTask(cfg)
     if kind in TASKS:
-        fn = getattr(expressivity_runs, kind)
-        return lambda c, seed, run_dir, stop_after=None: fn(c, seed)
+        return Function(cfg, getattr(expressivity_runs, kind))
     raise rconfig.ConfigError(f"unknown task.kind {kind!r}; valid: {', '.join(TASKS)}")
 
 
 def main(argv=None) -> int:
-    return seedloop.main(PAPER_DIR, make_task, argv)
+    return driver.main(PAPER_DIR, workload, argv)
 
 
 if __name__ == "__main__":

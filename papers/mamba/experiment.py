@@ -1,5 +1,5 @@
 """Mamba Table 1 (selective copying), Table 2 (induction heads), its time-vs-length claim, and S4 on sequential
-MNIST: build a run from its resolved config; the command line is repro.cli.
+MNIST: build a run from its resolved config; the command line is repro/driver.py's.
 
     python -m papers.mamba.experiment --experiment s6-mamba --scale cpu --seed 0
 """
@@ -16,7 +16,8 @@ from flax import nnx
 from papers.mamba import induction_task, selective_copying, smnist_task, timing
 from papers.mamba.model import SequenceModel
 from repro import seeding
-from repro.cli import main
+from repro import driver
+from repro.workload import Training
 from repro.config import ConfigError
 from repro.train import Task
 
@@ -70,5 +71,9 @@ def selective_copying_task(cfg: dict, seed: int) -> Task:
                 items_per_step=tr["batch_size"] * (t["seq_len"] + t["n_tokens"]))
 
 
+def workload(cfg: dict) -> Training:
+    return Training(cfg, build_task)
+
+
 if __name__ == "__main__":
-    sys.exit(main(PAPER_DIR, build_task))
+    sys.exit(driver.main(PAPER_DIR, workload))

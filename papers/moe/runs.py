@@ -14,16 +14,17 @@ from pathlib import Path
 import numpy as np
 
 from papers.moe import model as M
-from repro import runio, seedloop, text
-from repro.train import train_quietly
+from repro import driver, runio, text
+from repro.train import fit_task
 
 
-def train_lm(cfg: dict, seed: int, run_dir: Path, stop_after=None):
+def train_lm(cfg: dict, seed: int, run_dir: Path, tracker=None, progress=False, stop_after=None):
     corpus = text.load_chars(cfg["data"]["registry"])
     task = M.build_task(cfg, seed, corpus)
-    final, history = train_quietly(task, cfg, seed, run_dir, stop_after)
-    if not final:
-        return None, None
+    out = fit_task(task, cfg, seed, run_dir, tracker=tracker, progress=progress, stop_after=stop_after)
+    if out is None:
+        return None
+    final, history = out
     runio.write_json(run_dir / "expert_load.json", {"layers": final["expert_load"], "note": "fraction of validation "
                                                     "token-choices routed to each expert, per MoE layer, before "
                                                     "capacity drops"})
@@ -31,7 +32,7 @@ def train_lm(cfg: dict, seed: int, run_dir: Path, stop_after=None):
     metrics = {**{k: final[k] for k in ("val_loss", "val_dropped", "val_max_load")},
                "train_loss": final["train_loss"], "tok_per_s": float(np.median(rates)) if rates else None,
                "n_params": final["n_params"], "steps": final["steps"], "wall_time_s": final["wall_time_s"],
-               "final_params_sha256": final["final_params_sha256"]}
+               "final_params": final["final_params"]}
     return metrics, history
 
 
@@ -50,9 +51,9 @@ def steps_to_reach(history: list[dict], target: float) -> float | None:
 
 def speedup(cfg: dict, seed: int):
     sp = cfg["speedup"]
-    dense = seedloop.finished_metrics(cfg, sp["baseline"], seed)
-    seedloop.finished_metrics(cfg, sp["model"], seed)
-    curve = runio.read_history(seedloop.sibling_run(cfg, sp["model"], seed) / "history.csv")
+    dense = driver.finished_metrics(cfg, sp["baseline"], seed)
+    driver.finished_metrics(cfg, sp["model"], seed)
+    curve = runio.read_history(driver.sibling_run(cfg, sp["model"], seed) / "history.csv")
     reached = steps_to_reach(curve, dense["val_loss"])
     steps = dense["steps"]
     metrics = {"dense_final_val_loss": dense["val_loss"], "dense_steps": steps,

@@ -2,7 +2,7 @@
 
     python -m papers.sae.experiment --experiment relu-l1-0.1 --scale cpu [--seeds 0,1,2] [--set train.lr=0.001]
 
-The seed loop, run files and tracking are repro.seedloop's. The language model resumes from its Orbax checkpoint
+The seed loop, run files and tracking are repro/driver.py's. The language model resumes from its Orbax checkpoint
 when killed; the SAE and toy-model runs take seconds and start over. ``lm_sae`` and ``matched`` runs read finished
 runs of other experiments (``needs`` in config.yaml; the workflow orders the jobs).
 """
@@ -13,25 +13,25 @@ from pathlib import Path
 
 from papers.sae import lm_runs, toy_runs
 from repro import config as rconfig
-from repro import seedloop
+from repro import driver
+from repro.workload import Function, Resumable
 
 PAPER_DIR = Path(__file__).parent
 SIMPLE = {"sharkey": toy_runs.sharkey, "superposition": toy_runs.superposition, "lm_sae": lm_runs.lm_sae,
           "matched": lm_runs.matched}
 
 
-def make_task(cfg: dict):
+def workload(cfg: dict):
     kind = cfg["task"]["kind"]
     if kind == "lm":
-        return lambda c, seed, run_dir, stop_after=None: lm_runs.train_lm(c, seed, run_dir, stop_after)
+        return Resumable(cfg, lm_runs.train_lm)
     if kind in SIMPLE:
-        fn = SIMPLE[kind]
-        return lambda c, seed, run_dir, stop_after=None: fn(c, seed)
+        return Function(cfg, SIMPLE[kind])
     raise rconfig.ConfigError(f"unknown task.kind {kind!r}; valid: lm, {', '.join(SIMPLE)}")
 
 
 def main(argv=None) -> int:
-    return seedloop.main(PAPER_DIR, make_task, argv)
+    return driver.main(PAPER_DIR, workload, argv)
 
 
 if __name__ == "__main__":

@@ -22,25 +22,26 @@ from flax import nnx
 from papers.sae import lm as LM
 from papers.sae import toy_runs
 from repro import config as rconfig
-from repro import lm_recipe, seedloop, seeding, text
+from repro import driver, lm_recipe, seeding, text
 from repro.nn.transformer import next_token_loss
-from repro.train import train_quietly
+from repro.train import fit_task
 
 
-def train_lm(cfg: dict, seed: int, run_dir: Path, stop_after=None):
+def train_lm(cfg: dict, seed: int, run_dir: Path, tracker=None, progress=False, stop_after=None):
     corpus = text.load_chars(cfg["data"]["registry"])
     task = LM.build_task(cfg, seed, corpus)
-    final, history = train_quietly(task, cfg, seed, run_dir, stop_after)
-    if not final:
-        return None, None
-    keep = ("val_loss", "train_loss", "wall_time_s", "n_params", "steps", "final_params_sha256")
+    out = fit_task(task, cfg, seed, run_dir, tracker=tracker, progress=progress, stop_after=stop_after)
+    if out is None:
+        return None
+    final, history = out
+    keep = ("val_loss", "train_loss", "wall_time_s", "n_params", "steps", "final_params")
     return {k: final[k] for k in keep}, history
 
 
 def lm_sae(cfg: dict, seed: int):
     sc, mc, tc = cfg["sae"], cfg["model"], cfg["train"]
-    lm_dir = seedloop.sibling_run(cfg, sc["lm_experiment"], seed)
-    seedloop.finished_metrics(cfg, sc["lm_experiment"], seed)
+    lm_dir = driver.sibling_run(cfg, sc["lm_experiment"], seed)
+    driver.finished_metrics(cfg, sc["lm_experiment"], seed)
     lm_cfg = rconfig.load_yaml(lm_dir / "config.yaml")
     corpus = text.load_chars(lm_cfg["data"]["registry"])
     lm = LM.load_trained(lm_cfg, seed, lm_dir, corpus.vocab_size)
@@ -81,9 +82,9 @@ def matched(cfg: dict, seed: int):
     if missing or not mc["sweep"]:
         raise rconfig.ConfigError(f"{cfg['run']['experiment']}: a matched run needs a sweep, and `needs` must list its "
                                   f"target and sweep (the workflow orders jobs by it); missing: {missing}")
-    target = seedloop.finished_metrics(cfg, mc["target"], seed)
+    target = driver.finished_metrics(cfg, mc["target"], seed)
     pts = sorted(
-        (m["l0"], m["fvu"]) for m in (seedloop.finished_metrics(cfg, e, seed) for e in mc["sweep"]) if m["l0"] > 0
+        (m["l0"], m["fvu"]) for m in (driver.finished_metrics(cfg, e, seed) for e in mc["sweep"]) if m["l0"] > 0
     )
     l0s, fvus = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
     t = target["l0"]

@@ -73,8 +73,8 @@ def test_ssm_parameters_get_their_own_learning_rate_and_no_weight_decay():
 def test_smoke_run_trains_and_evaluates_on_mock_data(tmp_path, monkeypatch, mock_mnist):
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
     monkeypatch.setenv("REPRO_TRACKING", "off")
-    from repro.cli import main
-    assert main(experiment.PAPER_DIR, experiment.build_task,
+    from repro.driver import main
+    assert main(experiment.PAPER_DIR, experiment.workload,
                 ["--experiment", "s4-psmnist", "--scale", "smoke", "--seed", "0"]) == 0
     metrics = json.loads((tmp_path / "mamba/runs/s4-psmnist/smoke/seed0/metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 100.0 and metrics["steps"] == 20
@@ -89,7 +89,7 @@ def test_unprepared_data_blocks_the_experiments_with_the_command_that_prepares_i
     with pytest.raises(data.DataError, match="repro.tfds_data prepare mnist"):
         tfds_data.source("mnist", "train")
     # the run's command line says the same in one line, with no traceback
-    from repro.cli import main
+    from repro.driver import main
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
-    assert main(experiment.PAPER_DIR, experiment.build_task,
+    assert main(experiment.PAPER_DIR, experiment.workload,
                 ["--experiment", "s4-smnist", "--scale", "smoke", "--no-track"]) == 2

@@ -1,0 +1,197 @@
+"""The one run driver: every seed of every experiment of every paper runs through ``run_seed``.
+
+    python -m papers.<p>.experiment --experiment E --scale S [--seed K | --seeds 0,1,2] [--set k=v ...]
+
+A paper's ``experiment.py`` calls ``main(paper_dir, workload)`` with ``workload(cfg) -> repro.workload.Workload``.
+Each seed is its own run (DESIGN.md, "A run"): results/<p>/runs/<experiment>/<scale>/seed<k>/ with config.yaml,
+history.csv, the workload's checkpoints, metrics.json (written last: its presence means the run is complete) and an
+MLflow run that always ends FINISHED, FAILED or KILLED. A seed whose metrics.json exists with the same config is
+skipped; a run directory of another config is refused. With ``--seeds`` (papers whose runs take seconds: one
+start-up, one compilation) the experiment writes ``seeds.json`` (``--marker``) beside the seeds when all are done:
+the workflow's declared output (workflows/paper.smk).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from repro import config as rconfig
+from repro import export, provenance, runio, tracking
+from repro.checkpoint import CheckpointError
+from repro.data import DataError
+from repro.progress import Progress
+
+SUMMARY_KEYS = ("test_accuracy", "accuracy", "loss")
+
+
+def claim_ids(paper_dir: Path, experiment: str) -> list[str]:
+    """Ids of the claims in ``claims.yaml`` that use this experiment (for the run's tags)."""
+    path = Path(paper_dir) / "claims.yaml"
+    if not path.exists():
+        return []
+    out = []
+    for c in (yaml.safe_load(path.read_text()) or {}).get("claims", []):
+        rule = c.get("rule") or {}
+        used = set(c.get("experiments") or []) | set(rule.get("better") or []) | set(rule.get("worse") or [])
+        if experiment in used:
+            out.append(c.get("id"))
+    return out
+
+
+def data_tag(cfg: dict) -> str:
+    tfds_name = (cfg.get("data") or {}).get("tfds")
+    if tfds_name:
+        from repro import tfds_data
+        return f"tensorflow-datasets {tfds_name} ({tfds_data.data_dir()})"
+    return (cfg.get("data") or {}).get("registry") or "synthetic (generated from the seed)"
+
+
+def start_tracker(paper_dir: Path, cfg: dict, chash: str, seed: int, run_dir: Path, git: dict):
+    """The MLflow run of one run, tagged as DESIGN.md's tracking contract asks."""
+    r = cfg["run"]
+    tags = {"paper": r["paper"], "experiment": r["experiment"], "scale": r["scale"], "seed": seed,
+            "claims": ",".join(claim_ids(paper_dir, r["experiment"])), "config_hash": chash, "data": data_tag(cfg),
+            "run_dir": str(run_dir), **git, **tracking.package_versions()}
+    return tracking.RunTracker(r["paper"], f"{r['experiment']}/{r['scale']}/seed{seed}", tags, tracking.flatten(cfg),
+                               run_dir)
+
+
+def run_seed(workload, paper_dir: Path, cfg: dict, seed: int, run_dir: Path, *, track: bool = True,
+             progress: bool = False, stop_after: int | None = None) -> dict | None:
+    """One seed of one experiment; its metrics, or None when ``stop_after`` stopped it (to be resumed)."""
+    chash = rconfig.config_hash(cfg)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file = run_dir / "config.yaml"
+    if cfg_file.exists():
+        old = rconfig.load_yaml(cfg_file).get("config_hash")
+        if old != chash:
+            raise CheckpointError(f"{run_dir} holds a run of another config (a different config hash: {old}, now "
+                                  f"{chash}); delete {run_dir} to start it over, or restore the config it was run with")
+        if (run_dir / "metrics.json").exists():
+            return json.loads((run_dir / "metrics.json").read_text())
+    runio.write_yaml(cfg_file, {**cfg, "seed": seed, "config_hash": chash})
+    git, tracker = tracking.git_state(), None
+    if track and tracking.enabled():
+        tracker = start_tracker(Path(paper_dir), cfg, chash, seed, run_dir, git)
+    status, t0 = "FAILED", time.perf_counter()
+    try:
+        outcome = workload.run(seed, run_dir, tracker=tracker, progress=progress, stop_after=stop_after)
+        if outcome is None or outcome[0] is None:
+            status = "KILLED"                     # stopped early: resumes from its checkpoints
+            return None
+        metrics, history = outcome
+        if metrics.get("final_params") is not None:
+            metrics = {**metrics, "final_params_sha256": export.write(metrics["final_params"], run_dir)}
+        metrics.pop("final_params", None)
+        metrics.setdefault("wall_time_s", time.perf_counter() - t0)    # what the next plan's time estimate reads
+        metrics = {**metrics, "seed": seed, "config_hash": chash, **cfg["run"],
+                   "git_commit": git.get("git_commit", "unknown"), "git_dirty": git.get("git_dirty", "unknown"),
+                   **provenance.of_run()}
+        runio.write_history(run_dir / "history.csv", history or [{"step": 0}])
+        runio.write_json(run_dir / "metrics.json", metrics)  # written last: its presence means the run is complete
+        status = "FINISHED"
+        return metrics
+    finally:
+        if tracker:                                          # every tracked run ends in a final state
+            if status == "FINISHED":
+                tracker.log_metrics({k: v for k, v in metrics.items()
+                                     if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                                    step=int(metrics.get("steps") or 0))
+                for name in ("metrics.json", "history.csv", "config.yaml"):
+                    tracker.log_artifact(run_dir / name)
+            tracker.finish(status)
+
+
+def run(paper_dir: Path, workload, experiment: str, scale: str, seed: int, overrides=None,
+        run_dir: Path | None = None, track: bool = True, progress: bool = False, stop_after: int | None = None):
+    """One seed of one experiment (default run directory: results/<paper>/runs/<experiment>/<scale>/seed<k>)."""
+    pcfg = rconfig.load_paper_config(Path(paper_dir) / "config.yaml")
+    cfg = rconfig.resolve(pcfg, experiment, scale, overrides)
+    run_dir = run_dir or runio.run_dir(tracking.results_dir(), pcfg["paper"], experiment, scale, seed)
+    return run_seed(workload(cfg), paper_dir, cfg, seed, run_dir, track=track, progress=progress,
+                    stop_after=stop_after)
+
+
+def run_experiment(paper_dir: Path, workload, experiment: str, scale: str, seeds=None, overrides=None,
+                   track: bool = True, quiet: bool = False, marker: str | None = "seeds.json",
+                   progress: bool = False, stop_after: int | None = None) -> dict:
+    """Every seed of one experiment in this process ({seed: metrics}); then the marker file beside them."""
+    paper_dir = Path(paper_dir)
+    pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
+    cfg = rconfig.resolve(pcfg, experiment, scale, overrides)
+    seeds = list(seeds) if seeds is not None else rconfig.seeds(pcfg, scale)
+    results = tracking.results_dir()
+    work = workload(cfg)                    # built before any run is tracked: a bad setting leaves no MLflow run
+    done = {}
+    events = Progress(f"{pcfg['paper']} {experiment} {scale}", len(seeds), unit="seed", every=0)
+    for i, seed in enumerate(seeds):
+        t0 = time.perf_counter()
+        run_dir = runio.run_dir(results, pcfg["paper"], experiment, scale, seed)
+        m = run_seed(work, paper_dir, cfg, seed, run_dir, track=track, progress=progress, stop_after=stop_after)
+        done[seed] = m
+        if m is None:
+            continue
+        if not quiet:
+            shown = {k: m[k] for k in SUMMARY_KEYS if k in m} or {k: v for k, v in list(m.items())[:3]}
+            print(f"{experiment} seed {seed}: {shown} ({time.perf_counter() - t0:.1f} s)", flush=True)
+        events.update(i + 1, **{k: m[k] for k in SUMMARY_KEYS if isinstance(m.get(k), float)})
+    events.close()
+    if marker and all(m is not None for m in done.values()):
+        where = runio.run_dir(results, pcfg["paper"], experiment, scale, 0).parent / marker
+        runio.write_json(where, {"experiment": experiment, "scale": scale, "config_hash": rconfig.config_hash(cfg),
+                                  "seeds": {str(s): m for s, m in done.items()}})
+    return done
+
+
+def main(paper_dir: Path, workload, argv=None) -> int:
+    p = argparse.ArgumentParser(description=f"Train seeds of one {Path(paper_dir).name} experiment")
+    p.add_argument("--experiment", required=True)
+    p.add_argument("--scale", default="cpu")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--seed", type=int, help="one seed, with a progress bar (the workflow's per-seed jobs)")
+    which.add_argument("--seeds", help="comma-separated seeds (default: the scale's seeds from config.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (repeatable), e.g. --set train.steps=100")
+    p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
+    p.add_argument("--marker", default="seeds.json",
+                   help="with --seeds: the file written beside the seeds when all are done (the workflow's output; "
+                        "an adaptive design's later looks write seeds.<n>.json)")
+    args = p.parse_args(argv)
+    if "/" in args.marker or not args.marker.endswith(".json"):
+        print(f"error: --marker {args.marker!r} must be a file name ending in .json", file=sys.stderr)
+        return 2
+    one = args.seed is not None
+    seeds = [args.seed] if one else [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    try:
+        done = run_experiment(paper_dir, workload, args.experiment, args.scale, seeds, args.overrides,
+                              track=not args.no_track, quiet=one, marker=None if one else args.marker, progress=one)
+    except (rconfig.ConfigError, CheckpointError, tracking.TrackingError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:      # a setting the paper's code cannot build (e.g. an unknown architecture name)
+        print(f"error: {Path(paper_dir).name} {args.experiment} ({args.scale}): {e}", file=sys.stderr)
+        return 2
+    if one:
+        print({k: v for k, v in done[args.seed].items() if isinstance(v, (int, float))})
+    return 0
+
+
+def sibling_run(cfg: dict, experiment: str, seed: int) -> Path:
+    """The run directory of another experiment of the same paper and scale, same seed."""
+    return runio.run_dir(tracking.results_dir(), cfg["run"]["paper"], experiment, cfg["run"]["scale"], seed)
+
+
+def finished_metrics(cfg: dict, experiment: str, seed: int) -> dict:
+    """The metrics of a finished sibling run (a ``needs`` dependency); a clear error naming the command if absent."""
+    f = sibling_run(cfg, experiment, seed) / "metrics.json"
+    if not f.exists():
+        raise rconfig.ConfigError(f"{f} is missing: run experiment {experiment!r} for seed {seed} first "
+                                  f"(python -m papers.{cfg['run']['paper']}.experiment --experiment {experiment} "
+                                  f"--scale {cfg['run']['scale']} --seeds {seed})")
+    return json.loads(f.read_text())
