@@ -144,6 +144,7 @@ def resolve(paper_cfg: dict, experiment: str, scale: str, overrides: list[str] |
     cfg = _merge(cfg, (paper_cfg["scales"][scale].get("experiments") or {}).get(experiment), "")
     cfg = _merge(cfg, parse_overrides(overrides), "")
     validate_train(cfg.get("train", {}), path)
+    validate_schema(cfg, path, experiment, scale)
     cfg["run"] = {"paper": paper_cfg["paper"], "experiment": experiment, "scale": scale}
     return cfg
 
@@ -158,6 +159,39 @@ def validate_train(train: dict, where: str) -> None:
                 f"{where}: train.{key}={train[key]} must be a multiple of train.log_every={log} "
                 "(steps run in jitted chunks of log_every)"
             )
+
+
+def paper_schema(config_path: str | Path):
+    """The ``Config`` model of the paper's ``schema.py`` beside its config.yaml (repro/schema.py), or None."""
+    import importlib.util
+    import sys
+    path = Path(config_path).parent / "schema.py"
+    if not path.exists():
+        return None
+    name = "_paper_schema_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    if name not in sys.modules:     # registered before it runs, so pydantic resolves the module's annotations
+        spec = importlib.util.spec_from_file_location(name, path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(sys.modules[name])
+        except BaseException:
+            del sys.modules[name]
+            raise
+    module = sys.modules[name]
+    if not hasattr(module, "Config"):
+        raise ConfigError(f"{path}: defines no Config model (see CONTRIBUTING.md, 'schema.py')")
+    return module.Config
+
+
+def validate_schema(cfg: dict, path, experiment: str, scale: str) -> None:
+    from repro import schema
+    model = paper_schema(path)
+    if model is None:
+        return
+    problems = schema.errors(model, cfg)
+    if problems:
+        raise ConfigError(f"{path}: experiment {experiment!r} at scale {scale!r} does not fit "
+                          f"{Path(path).parent / 'schema.py'}: " + "; ".join(problems))
 
 
 # Where a run executes, not what it computes: a run may resume on another number of devices (repro/parallel.py;

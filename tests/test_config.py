@@ -8,7 +8,7 @@ PAPER = "papers/mamba/config.yaml"
 def test_resolves_base_scale_experiment_and_overrides_in_order():
     pcfg = rc.load_paper_config(PAPER)
     cfg = rc.resolve(pcfg, "s4-no-gate", "cpu", ["train.steps=100", "model.d_model=32"])
-    assert cfg["model"]["layer"] == "s4" and cfg["model"]["arch"] == "no_gate"
+    assert cfg["model"]["layer"] == "s4" and cfg["model"]["kind"] == "no_gate"
     assert cfg["train"]["steps"] == 100 and cfg["model"]["d_model"] == 32
     assert cfg["task"]["seq_len"] == pcfg["scales"]["cpu"]["overrides"]["task"]["seq_len"]
     assert cfg["run"] == {"paper": "mamba", "experiment": "s4-no-gate", "scale": "cpu"}
@@ -17,7 +17,7 @@ def test_resolves_base_scale_experiment_and_overrides_in_order():
 def test_full_scale_is_the_papers_setting():
     cfg = rc.resolve(rc.load_paper_config(PAPER), "s6-mamba", "full")
     assert (cfg["task"]["seq_len"], cfg["task"]["n_tokens"], cfg["task"]["vocab_size"]) == (4096, 16, 16)
-    assert (cfg["model"]["n_layer"], cfg["model"]["d_model"]) == (2, 64)
+    assert (cfg["model"]["layers"], cfg["model"]["d_model"]) == (2, 64)
     assert (cfg["train"]["steps"], cfg["train"]["lr"], cfg["train"]["batch_size"]) == (400000, 1e-4, 64)
 
 

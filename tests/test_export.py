@@ -8,7 +8,7 @@ from papers.mamba.model import SequenceModel
 from repro import export
 from repro.checkpoint import CheckpointError
 
-CFG = {"vocab_size": 8, "d_model": 8, "n_layer": 1, "arch": "mamba", "layer": "s6", "expand": 2, "d_conv": 4,
+CFG = {"vocab_size": 8, "d_model": 8, "layers": 1, "kind": "mamba", "layer": "s6", "expand": 2, "d_conv": 4,
        "d_state": 4, "s4_state": 4, "s4_init": "lin", "scan_method": "sequential"}
 
 
@@ -40,6 +40,6 @@ def test_a_modified_missing_or_foreign_file_is_refused_with_the_fix(tmp_path):
     with pytest.raises(CheckpointError, match="missing"):
         export.read(params(), tmp_path, sha)
     sha = export.write(params(), tmp_path)
-    bigger = nnx.state(SequenceModel({**CFG, "n_layer": 2}, rngs=nnx.Rngs(0)), nnx.Param)
+    bigger = nnx.state(SequenceModel({**CFG, "layers": 2}, rngs=nnx.Rngs(0)), nnx.Param)
     with pytest.raises(CheckpointError, match="different model structure"):
         export.read(bigger, tmp_path, sha)

@@ -58,9 +58,9 @@ def test_every_tracked_run_ends_in_a_final_state_and_a_task_that_cannot_be_built
                        progress=False, stop_after=5)
 
     def broken(cfg):
-        raise ValueError("model.arch 'transformerz' is not one of: mamba, s4")
+        raise ValueError("model.kind 'transformerz' is not one of: mamba, s4")
     assert cli.main(PAPER_DIR, broken, ["--experiment", "s4-mamba", "--scale", "smoke", "--seed", "5"]) == 2
-    assert "error: mamba s4-mamba (smoke): model.arch 'transformerz'" in capsys.readouterr().err
+    assert "error: mamba s4-mamba (smoke): model.kind 'transformerz'" in capsys.readouterr().err
     import mlflow
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking.tracking_uri())
     mlflow.set_tracking_uri(tracking.tracking_uri())

@@ -31,9 +31,9 @@ RATIOS = (1, 2, 4)                                        # test length / traini
 def build_model(cfg: dict, seed: int) -> nnx.Module:
     m, t = cfg["model"], cfg["task"]
     rngs = nnx.Rngs(params=seeding.key(seed, "init"))
-    if m["arch"] == "attention":
+    if m["kind"] == "attention":
         longest = min(max([t["train_length"], *t["test_lengths"]]), t["attention_max_length"])
-        return TransformerLM(t["vocab_size"], m["d_model"], m["n_layer"], m["heads"], longest, rngs=rngs,
+        return TransformerLM(t["vocab_size"], m["d_model"], m["layers"], m["heads"], longest, rngs=rngs,
                              positions=m["positions"])
     return SequenceModel({**m, "vocab_size": t["vocab_size"]}, rngs=rngs)
 
@@ -57,7 +57,7 @@ def validation_keys(t: dict, length: int):
 
 def accuracy_at(model, cfg: dict, length: int) -> float:
     t = cfg["task"]
-    last = (jax.jit(recurrent.last_logits) if cfg["model"]["arch"] != "attention"
+    last = (jax.jit(recurrent.last_logits) if cfg["model"]["kind"] != "attention"
             else jax.jit(lambda m, x: m(x)[:, -1]))
     keys = validation_keys(t, length)
     correct = 0.0
@@ -74,7 +74,7 @@ def final_metrics(model, cfg: dict) -> dict:
         name = f"acc_{length}"
         if length not in t["test_lengths"]:
             not_run[name] = f"not tested at this scale (test_lengths: {', '.join(map(str, t['test_lengths']))})"
-        elif m["arch"] == "attention" and length > t["attention_max_length"]:
+        elif m["kind"] == "attention" and length > t["attention_max_length"]:
             gib = attention_bytes(length, m["heads"], t["eval_batch"]) / 2 ** 30
             not_run[name] = (f"attention at {length} tokens needs {gib:.3g} GiB of scores per layer (batch "
                              f"{t['eval_batch']}); this scale stops attention at {t['attention_max_length']} tokens")

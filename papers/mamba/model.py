@@ -13,9 +13,9 @@ class SequenceModel(nnx.Module):
     def __init__(self, cfg: dict, *, rngs: nnx.Rngs):
         d = cfg["d_model"]
         self.embed = nnx.Embed(cfg["vocab_size"], d, embedding_init=nnx.initializers.normal(0.02), rngs=rngs)
-        self.norms = nnx.List([RMSNorm(d) for _ in range(cfg["n_layer"])])
-        self.blocks = nnx.List([make_block(cfg["arch"], d, cfg["layer"], cfg, cfg["n_layer"], rngs)
-                                for _ in range(cfg["n_layer"])])
+        self.norms = nnx.List([RMSNorm(d) for _ in range(cfg["layers"])])
+        self.blocks = nnx.List([make_block(cfg["kind"], d, cfg["layer"], cfg, cfg["layers"], rngs)
+                                for _ in range(cfg["layers"])])
         self.norm_f = RMSNorm(d)
 
     def __call__(self, tokens):

@@ -45,7 +45,7 @@ class S4Classifier(nnx.Module):
         d = cfg["d_model"]
         self.encoder = nnx.Linear(1, d, rngs=rngs)
         self.layers = nnx.List([S4Layer(d, cfg["s4_state"], cfg["s4_init"], cfg["dropout"], rngs=rngs)
-                                for _ in range(cfg["n_layer"])])
+                                for _ in range(cfg["layers"])])
         self.decoder = nnx.Linear(d, n_classes, rngs=rngs)
 
     def __call__(self, pixels, key=None):

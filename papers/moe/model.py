@@ -86,7 +86,7 @@ def forward(model, x, y, noise_key=None):
 
 
 def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
-    ctx, bs = cfg["lm"]["context"], cfg["train"]["batch"]
+    ctx, bs = cfg["lm"]["context"], cfg["train"]["batch_size"]
     train_tokens = jnp.asarray(corpus.train)
     val_x, val_y = eval_windows(cfg, corpus)
     noisy = cfg["moe"]["experts"] and cfg["moe"]["router"] == "noisy"

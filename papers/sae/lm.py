@@ -26,7 +26,7 @@ def build_model(cfg: dict, vocab_size: int, seed: int) -> TransformerLM:
 
 
 def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
-    ctx, bs = cfg["lm"]["context"], cfg["train"]["batch"]
+    ctx, bs = cfg["lm"]["context"], cfg["train"]["batch_size"]
     train_tokens = jnp.asarray(corpus.train)
     val_x, val_y = eval_windows(cfg, corpus)
 

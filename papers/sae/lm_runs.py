@@ -58,7 +58,7 @@ def lm_sae(cfg: dict, seed: int):
     acts = acts / scale
     n = acts.shape[0]
     model, losses, extra = toy_runs.fit_sae(mc, tc, d, seed,
-                                            lambda k, a: a[jax.random.randint(k, (tc["batch"],), 0, n)], acts)
+                                            lambda k, a: a[jax.random.randint(k, (tc["batch_size"],), 0, n)], acts)
 
     # held-out evaluation: the LM's own validation windows
     vx, vy = lm_recipe.eval_windows(lm_cfg, corpus)

@@ -72,7 +72,7 @@ def sharkey(cfg: dict, seed: int):
     probs = T.activation_probabilities(dc["features"])
     chol = T.correlation_factor(k_chol, dc["features"]) if dc["correlated"] else None
     model, losses, extra = fit_sae(mc, tc, dc["dim"], seed,
-                                   lambda k, a: T.sharkey_batch(k, a[0], a[1], tc["batch"], a[2])[0],
+                                   lambda k, a: T.sharkey_batch(k, a[0], a[1], tc["batch_size"], a[2])[0],
                                    (dirs, probs, chol))
     x, _ = T.sharkey_batch(seeding.key(seed, "eval"), dirs, probs, dc["eval_size"], chol)
     x_hat, z = encode_decode(model, x)
@@ -96,7 +96,7 @@ def superposition(cfg: dict, seed: int):
         0, -sc["p_decades"], sc["p_points"])
     importance = sc["importance_decay"] ** np.arange(n)
     w, _, losses = SP.fit_instances(seeding.key(seed, "init"), n, m, probs, importance, steps=tc["steps"],
-                                    batch=tc["batch"], lr=tc["lr"], mesh=parallel.mesh(tc.get("devices", 1)))
+                                    batch=tc["batch_size"], lr=tc["lr"], mesh=parallel.mesh(tc.get("devices", 1)))
     dstar = np.array([SP.dimensions_per_feature_total(wi) for wi in w])
     rows, metrics = [], {"final_train_loss": float(losses[-1]), "final_params": {"W": np.asarray(w)}}
     for i, (p, wi) in enumerate(zip(probs, w)):

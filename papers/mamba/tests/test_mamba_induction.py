@@ -8,8 +8,8 @@ from flax import nnx
 from papers.mamba import induction, recurrent
 from papers.mamba.model import SequenceModel
 
-CFG = dict(d_model=16, n_layer=2, expand=2, d_conv=4, d_state=4, s4_state=8, s4_init="lin",
-           scan_method="sequential", arch="mamba", layer="s6", vocab_size=16)
+CFG = dict(d_model=16, layers=2, expand=2, d_conv=4, d_state=4, s4_state=8, s4_init="lin",
+           scan_method="sequential", kind="mamba", layer="s6", vocab_size=16)
 
 
 def test_examples_have_two_copy_prefixes_and_the_answer_follows_the_first():

@@ -46,7 +46,7 @@ def test_pixels_are_normalised_from_the_uint8_images(mock_mnist):
 
 
 def test_classifier_shapes_and_dropout_only_with_a_key():
-    cfg = {"d_model": 8, "n_layer": 2, "s4_state": 8, "s4_init": "lin", "dropout": 0.5}
+    cfg = {"d_model": 8, "layers": 2, "s4_state": 8, "s4_init": "lin", "dropout": 0.5}
     model = S4Classifier(cfg, 10, rngs=nnx.Rngs(0))
     x = jax.random.normal(jax.random.key(1), (3, 50))
     assert model(x).shape == (3, 10)

@@ -16,7 +16,7 @@ from repro import text
 
 CORPUS = text.corpus_from_text("First Citizen:\nBefore we proceed any further, hear me speak.\n" * 40)
 SMALL = ["lm.layers=2", "lm.d_model=16", "lm.d_ff=64", "lm.heads=2", "lm.context=16", "moe.group_size=32",
-         "train.batch=4", "train.steps=12", "train.log_every=4", "train.eval_every=4", "train.checkpoint_every=4",
+         "train.batch_size=4", "train.steps=12", "train.log_every=4", "train.eval_every=4", "train.checkpoint_every=4",
          "train.warmup=2", "eval.windows=4"]
 
 
