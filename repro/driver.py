@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from repro import config as rconfig
-from repro import export, provenance, runio, tracking
+from repro import compile_cache, export, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
 from repro.data import DataError
 from repro.progress import Progress
@@ -166,6 +166,7 @@ def main(paper_dir: Path, workload, argv=None) -> int:
     if "/" in args.marker or not args.marker.endswith(".json"):
         print(f"error: --marker {args.marker!r} must be a file name ending in .json", file=sys.stderr)
         return 2
+    compile_cache.enable()
     one = args.seed is not None
     seeds = [args.seed] if one else [int(s) for s in args.seeds.split(",")] if args.seeds else None
     try:

@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from analysis.claims import ClaimsError, load_claims
+from repro import preflight
 
 EXPS = [
     "s4-no-gate",
@@ -148,7 +149,7 @@ def test_every_papers_claims_file_says_whose_targets_they_are():
     from analysis.claims import BASIS_FIELDS, basis_kind, target_basis
     from repro.config import load_paper_config
 
-    for paper in ("mamba", "gnn", "sae", "moe"):
+    for paper in preflight.papers():
         cfg = load_paper_config(f"papers/{paper}/config.yaml")
         data = load_claims(f"papers/{paper}/claims.yaml", list(cfg["experiments"]))
         for c in data["claims"]:

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 
 from analysis import terminal
+from repro import preflight
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("paper", ["mamba", "gnn", "sae", "moe"])
+@pytest.mark.parametrize("paper", preflight.papers())
 def test_the_table_fits_100_columns_and_counts_each_verdict(paper):
     report = json.loads((REPO / "results" / paper / "cpu" / "claims.json").read_text())
     text = terminal.render(report)

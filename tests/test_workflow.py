@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from repo_copy import copy_repo
+from repro import preflight
 
 pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
 
@@ -168,7 +169,7 @@ def test_dashboard_comes_after_every_papers_verification(workdir):
     assert r.returncode == 0, r.stderr[-2000:]
     out = r.stdout + r.stderr
     planned = out.split("rule dashboard_page:")[1].split("rule ")[0] if "rule dashboard_page:" in out else ""
-    for paper in ("mamba", "gnn", "sae", "moe"):
+    for paper in preflight.papers():
         assert f"results/{paper}/smoke/.verified" in planned
     r = snakemake(workdir, "dashboard", "--config", "scale=smoke", env={"REPRO_DATA_MIRROR": str(MIRROR)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
