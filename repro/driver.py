@@ -158,6 +158,8 @@ def main(paper_dir: Path, workload, argv=None) -> int:
     which.add_argument("--seeds", help="comma-separated seeds (default: the scale's seeds from config.yaml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value (repeatable), e.g. --set train.steps=100")
+    p.add_argument("--run-dir", type=Path, help="with --seed: the run's directory (default: "
+                   "results/<paper>/runs/<experiment>/<scale>/seed<k>)")
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.add_argument("--marker", default="seeds.json",
                    help="with --seeds: the file written beside the seeds when all are done (the workflow's output; "
@@ -168,10 +170,17 @@ def main(paper_dir: Path, workload, argv=None) -> int:
         return 2
     compile_cache.enable()
     one = args.seed is not None
+    if args.run_dir and not one:
+        print("error: --run-dir needs --seed (one run)", file=sys.stderr)
+        return 2
     seeds = [args.seed] if one else [int(s) for s in args.seeds.split(",")] if args.seeds else None
     try:
-        done = run_experiment(paper_dir, workload, args.experiment, args.scale, seeds, args.overrides,
-                              track=not args.no_track, quiet=one, marker=None if one else args.marker, progress=one)
+        if one:
+            done = {args.seed: run(paper_dir, workload, args.experiment, args.scale, args.seed, args.overrides,
+                                   args.run_dir, track=not args.no_track, progress=True)}
+        else:
+            done = run_experiment(paper_dir, workload, args.experiment, args.scale, seeds, args.overrides,
+                                  track=not args.no_track, marker=args.marker)
     except (rconfig.ConfigError, CheckpointError, tracking.TrackingError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
