@@ -31,7 +31,7 @@ test: $(STAMP)
 
 # unit and equivalence tests only (no workflow, DVC, browser or server): the quick check while editing
 test-fast: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile -m "not slow and not workflow" $(ARGS)
+	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile -m "not slow and not workflow and not integration" $(ARGS)
 
 test-all: $(STAMP)
 	$(VENV)/bin/python -m pytest -q -n auto --dist loadfile -m "" $(ARGS)

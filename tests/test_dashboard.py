@@ -5,8 +5,12 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from analysis import dashboard
 from repro import preflight
+
+pytestmark = pytest.mark.integration   # draws the dashboard from the committed verdicts: not in `make test-fast`
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -5,6 +5,8 @@ from repro import tracking
 
 from test_train import SMOKE  # noqa: F401  (same tiny run settings)
 
+pytestmark = pytest.mark.integration   # trains through the run driver: not in `make test-fast`
+
 
 def test_run_is_logged_with_its_tags(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_TRACKING", "on")

@@ -10,6 +10,8 @@ from repro import export
 from repro.checkpoint import CheckpointError
 from repro.driver import run
 
+pytestmark = pytest.mark.integration   # trains through the run driver: not in `make test-fast`
+
 SMOKE = ["train.steps=20", "train.log_every=5", "train.eval_every=10", "train.checkpoint_every=5"]
 
 

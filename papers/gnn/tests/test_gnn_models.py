@@ -120,6 +120,7 @@ def same_results(a: dict, b: dict) -> bool:
                                                                                 if k not in drop}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind,stop", [("gcn", "gcn"), ("gat", "gat"), ("mlp", "none")])
 def test_training_is_deterministic(kind, stop):
     g, x = tiny_graph()
@@ -132,6 +133,7 @@ def test_training_is_deterministic(kind, stop):
     assert a["epochs"] <= 40
 
 
+@pytest.mark.integration
 def test_gcn_rule_stops_when_val_loss_exceeds_the_window_mean():
     g, x = tiny_graph()
     m, hist = NodeTrainer(config("gcn", steps=400), g, x.shape[1], 2).run(0)
@@ -143,6 +145,7 @@ def test_gcn_rule_stops_when_val_loss_exceeds_the_window_mean():
         assert not losses[u] > np.mean(losses[u - 3:u])
 
 
+@pytest.mark.integration
 def test_killed_run_resumes_to_the_same_numbers(tmp_path):
     g, x = tiny_graph()
     cfg = config("gat", steps=60)

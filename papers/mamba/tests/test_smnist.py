@@ -70,6 +70,7 @@ def test_ssm_parameters_get_their_own_learning_rate_and_no_weight_decay():
         assert bool(jnp.all(u == 0)) == ssm, jax.tree_util.keystr(path)
 
 
+@pytest.mark.integration
 def test_smoke_run_trains_and_evaluates_on_mock_data(tmp_path, monkeypatch, mock_mnist):
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
     monkeypatch.setenv("REPRO_TRACKING", "off")

@@ -88,6 +88,7 @@ def test_group_size_must_divide_the_tokens():
         layer(jnp.zeros((2, 16, 16)))
 
 
+@pytest.mark.integration
 def test_same_seed_same_numbers_and_a_killed_run_resumes_exactly(results):
     cfg = cfg_for("noisy-e8")  # the noisy router: its noise must replay too
     a, _ = runs.train_lm(cfg, 0, results / "a")
