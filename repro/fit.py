@@ -35,6 +35,16 @@ class FitState(NamedTuple):
     extra: Any = ()
 
 
+def stack(trees):
+    """Per-seed states (or keys) stacked on a new leading axis, for a batched run."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+
+
+def unstack(tree, i: int):
+    """Seed ``i`` of a batched state (or rows)."""
+    return jax.tree.map(lambda x: x[i], tree)
+
+
 def whole_data(key, data):
     """The default batch: all of ``data`` at every step (full-batch training)."""
     return data
@@ -73,10 +83,13 @@ def step_fn(objective: Objective, mesh=None):
     return step
 
 
-def chunk_fn(objective: Objective, n_steps: int, mesh=None):
+def chunk_fn(objective: Objective, n_steps: int, mesh=None, batched: bool = False):
     """``n_steps`` steps from ``start`` in one jitted scan: (state, start, data_key, data) -> (state, rows), each
-    row an array with a leading axis of ``n_steps``."""
+    row an array with a leading axis of ``n_steps``. ``batched``: the state and the data key carry a leading axis of
+    seeds, trained side by side in one program (vmap; the data is shared), each row then (n_steps, seeds)."""
     step = step_fn(objective, mesh)
+    if batched:
+        step = jax.vmap(step, in_axes=(0, None, 0, None))
 
     @jax.jit
     def chunk(state, start, data_key, data):
@@ -94,22 +107,22 @@ class Result:
 
 def run(objective: Objective, state: FitState, *, steps: int, data_key, data=None, chunk: int | None = None,
         start: int = 0, mesh=None, on_chunk: Callable | None = None, save: Callable | None = None,
-        save_every: int | None = None, stop_after: int | None = None) -> Result:
+        save_every: int | None = None, stop_after: int | None = None, batched: bool = False) -> Result:
     """Train from step ``start`` to ``steps`` in chunks of ``chunk`` steps (default: all in one), or until
     ``objective.done``. After each chunk: ``on_chunk(step, state, rows, seconds)``, then ``save(step, state, seconds)``
     every ``save_every`` steps and at the end (``seconds``: the chunk's time; this call's time so far, compilation
     included).
     ``stop_after`` ends the work once that many steps are done, as a kill would (the tests' way to stop a run at
-    a checkpoint)."""
+    a checkpoint). ``batched``: several seeds at once (``chunk_fn``); the loop ends when every seed is done."""
     chunk = chunk or steps - start
     state, data = parallel.replicate(state, mesh), parallel.replicate(data, mesh)
     t0 = time.perf_counter()
-    compiled = chunk_fn(objective, chunk, mesh).lower(state, jnp.int32(start), data_key, data).compile()
+    compiled = chunk_fn(objective, chunk, mesh, batched).lower(state, jnp.int32(start), data_key, data).compile()
     compile_s = time.perf_counter() - t0
     step = start
 
     def stopped(s):
-        return objective.done is not None and bool(objective.done(s.extra))
+        return objective.done is not None and bool(jnp.all(objective.done(s.extra)))
 
     while step < steps and not stopped(state):
         if stop_after is not None and step >= stop_after:
@@ -124,9 +137,10 @@ def run(objective: Objective, state: FitState, *, steps: int, data_key, data=Non
     return Result(state, step, True, compile_s)
 
 
-def run_all(objective: Objective, state: FitState, *, steps: int, data_key, data=None, mesh=None):
+def run_all(objective: Objective, state: FitState, *, steps: int, data_key, data=None, mesh=None,
+            batched: bool = False):
     """Every step in one compiled scan: (final state, rows with a leading axis of ``steps``)."""
     rows = []
-    result = run(objective, state, steps=steps, data_key=data_key, data=data, mesh=mesh,
+    result = run(objective, state, steps=steps, data_key=data_key, data=data, mesh=mesh, batched=batched,
                  on_chunk=lambda _step, _state, r, _s: rows.append(r))
     return result.state, rows[0]

@@ -74,3 +74,27 @@ def test_a_run_stopped_at_a_save_resumes_to_the_same_state():
     resumed = fit.run(obj, fit.FitState(*saved[20]), start=20, **kw)
     np.testing.assert_array_equal(resumed.state.params, whole.state.params)
     assert int(resumed.state.extra) == 40
+
+
+def test_seeds_trained_side_by_side_equal_each_seed_alone_with_their_own_stops():
+    """Seeds as a batch axis (vmap): each seed's state and rows equal those of the same seed run alone, including
+    where one seed's early stop masks its later steps while the other trains on."""
+    def extra(stop):
+        return (jnp.int32(0), jnp.int32(stop))
+
+    def after(w, e, loss_value, aux, b, t):
+        return w, (e[0] + 1, e[1]), {"loss": loss_value}
+
+    base = regression()
+    obj = fit.Objective(loss=base.loss, optimizer=base.optimizer, batch=base.batch, after_update=after,
+                        done=lambda e: e[0] >= e[1])
+    stops, keys = (7, 40), [jax.random.key(11), jax.random.key(12)]
+    alone = [fit.run_all(obj, obj.init(jnp.zeros(3), extra(s)), steps=40, data_key=k, data=jnp.float32(0))
+             for s, k in zip(stops, keys)]
+    together, rows = fit.run_all(obj, fit.stack([obj.init(jnp.zeros(3), extra(s)) for s in stops]), steps=40,
+                                 data_key=fit.stack(keys), data=jnp.float32(0), batched=True)
+    assert rows["loss"].shape == (40, 2)
+    for i, (state, r) in enumerate(alone):
+        np.testing.assert_allclose(fit.unstack(together, i).params, state.params, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(rows["loss"][:, i], r["loss"], rtol=1e-6, atol=1e-7)
+        assert int(fit.unstack(together, i).extra[0]) == stops[i]
