@@ -145,12 +145,36 @@ class NodeTrainer:
                          stop_after=stop_after)
         if not result.finished:
             return None, history
-        wall += time.perf_counter() - t0
-        compile_s, state = result.compile_s, result.state
-        s = jax.device_get(state[2])
+        return self._metrics(result.state, wall + time.perf_counter() - t0, result.compile_s), history
+
+    def run_many(self, seeds: list[int], progress=None):
+        """Several seeds side by side in one compiled program (repro/fit.py, ``batched``: the seeds are a vmapped
+        axis, each with its own initialisation, dropout keys and stopping rule); returns [(metrics, history)] in
+        the order of ``seeds``, each equal to ``run(seed)`` up to floating-point reassociation. No checkpoints:
+        a killed group starts over (every seed's run takes seconds)."""
+        histories = [[] for _ in seeds]
+
+        def on_chunk(step, state, rows, seconds):
+            rows = jax.device_get(rows)
+            active = np.asarray(rows.pop("active"))
+            for i, history in enumerate(histories):
+                history.extend({k: float(v[t, i]) for k, v in rows.items()} for t in np.flatnonzero(active[:, i]))
+            if progress:
+                progress(step, {})
+
+        t0 = time.perf_counter()
+        result = fit.run(self.objective, fit.stack([self.init(s) for s in seeds]), steps=self.max_epochs,
+                         data_key=fit.stack([seeding.key(s, "dropout") for s in seeds]), data=self.graph,
+                         chunk=self.cfg["train"]["log_every"], on_chunk=on_chunk, batched=True)
+        wall = (time.perf_counter() - t0) / len(seeds)          # the group's time, shared out
+        return [(self._metrics(fit.unstack(result.state, i), wall, result.compile_s / len(seeds)), histories[i])
+                for i in range(len(seeds))]
+
+    def _metrics(self, state, wall: float, compile_s: float) -> dict:
+        s = jax.device_get(state.extra)
         selected = self.rule == "gat"
-        n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state[0]))
-        metrics = {
+        n_params = sum(int(np.prod(x.shape)) for x in jax.tree.leaves(state.params))
+        return {
             "test_accuracy": float(s.kept_test_acc if selected else s.last_test_acc),
             "val_accuracy": float(s.kept_val_acc if selected else s.last_val_acc),
             "test_accuracy_final_weights": float(s.last_test_acc),
@@ -158,6 +182,6 @@ class NodeTrainer:
             "epochs": int(s.epoch), "stopped_early": bool(s.epoch < self.max_epochs),
             "selected_epoch": int(s.kept_epoch) + 1 if selected else int(s.epoch),
             "wall_time_s": wall, "compile_time_s": compile_s, "n_params": n_params,
-            "final_params": state[0],
+            "final_params": state.params,
         }
-        return metrics, history
+
