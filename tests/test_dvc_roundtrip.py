@@ -69,7 +69,7 @@ def run_hashes(results: Path) -> dict:
 
 def test_pull_restores_runs_and_data_and_nothing_trains_again(team_repo):
     repo, env = team_repo
-    sh(repo, "dvc", "repro", "data-planetoid", "mamba", env=env)
+    sh(repo, "dvc", "repro", "data-planetoid", "papers/mamba/dvc.yaml", env=env)
     verdicts = json.loads((repo / "results/mamba/smoke/claims.json").read_text())["claims"]
     before = run_hashes(repo / "results")
     trained = {k: v for k, v in before.items() if "/timing-" not in k}    # timing runs measure, they do not train
@@ -80,7 +80,7 @@ def test_pull_restores_runs_and_data_and_nothing_trains_again(team_repo):
     for p in ("results/mamba/runs", "results/mamba/shared", "data/planetoid", ".dvc/cache", ".snakemake"):
         shutil.rmtree(repo / p)
     (repo / "results/mamba/smoke/.verified").unlink()
-    sh(repo, "dvc", "pull", "data-planetoid", "mamba", env=env)
+    sh(repo, "dvc", "pull", "data-planetoid", "papers/mamba/dvc.yaml", env=env)
     assert not (repo / "results/mamba/runs").exists()       # DVC brings the shared copy; the workflow restores it
 
     for f, md5 in data.entry("planetoid")["files"].items():

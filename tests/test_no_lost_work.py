@@ -72,12 +72,13 @@ def test_dvc_exp_run_after_snakemake_deletes_no_run_and_no_verdict(toy):
         r = subprocess.run(list(cmd), cwd=toy, env=env, capture_output=True, text=True, timeout=600)
         return ok(r)
 
-    # the toy's stage, shaped as dvc.yaml's paper stages are (tests/test_repo.py checks those)
-    (toy / "dvc.yaml").write_text(
-        "stages:\n  toy:\n"
+    # the toy's stage in its folder, shaped as the papers' dvc.yaml stages are (tests/test_repo.py checks those)
+    (toy / "papers/toy/dvc.yaml").write_text(
+        "vars: [../../params.yaml]\nstages:\n  toy:\n    wdir: ../..\n"
         "    cmd: snakemake -s papers/toy/Snakefile --cores 2 results/toy/${scale}/claims.json "
         "results/toy/${scale}/.verified --config scale=${scale} && python -m repro.share pack toy\n"
-        "    deps: [papers/toy]\n    params: [scale]\n"
+        "    deps: [papers/toy/experiment.py, papers/toy/config.yaml, papers/toy/claims.yaml, papers/toy/Snakefile]\n"
+        "    params: [scale]\n"
         "    outs:\n      - results/toy/shared\n"
         "      - results/toy/${scale}/claims.json: {cache: false, persist: true}\n"
         "    metrics:\n      - results/toy/${scale}/metrics: {cache: false, persist: true}\n")
@@ -92,11 +93,12 @@ def test_dvc_exp_run_after_snakemake_deletes_no_run_and_no_verdict(toy):
     ok(run(toy, *verdicts("cpu")))                        # a plain Snakemake run first
     cpu = (toy / "results/toy/cpu/claims.json").read_bytes()
     before = snapshot(toy)
-    sh(*dvc, "exp", "run", "-S", "scale=smoke", "toy")    # then a DVC experiment at another scale
+    sh(*dvc, "exp", "run", "-S", "scale=smoke", "papers/toy/dvc.yaml")   # then a DVC experiment at another scale
     assert {k: v for k, v in snapshot(toy).items() if "/cpu/" in k} == before
     assert (toy / "results/toy/cpu/claims.json").read_bytes() == cpu
     assert (toy / "results/toy/smoke/claims.json").exists() and (toy / "results/toy/shared").is_dir()
-    sh(*dvc, "exp", "run", "-S", "scale=cpu", "toy")      # and at the scale Snakemake ran: nothing trains again
+    # and at the scale Snakemake ran: nothing trains again
+    sh(*dvc, "exp", "run", "-S", "scale=cpu", "papers/toy/dvc.yaml")
     assert {k: v for k, v in snapshot(toy).items() if "/cpu/" in k} == before
     metrics = sh(*dvc, "metrics", "show")
     assert "results/toy/cpu/metrics/high-beats-low.json" in metrics and "holds" in metrics

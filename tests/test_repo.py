@@ -1,4 +1,4 @@
-"""The repository's contracts that are files: DVC stage, CI script, conda pins, profile."""
+"""The repository's contracts that are files: DVC stages, CI script, conda pins, profile."""
 from pathlib import Path
 
 import yaml
@@ -6,15 +6,27 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_dvc_stage_wraps_the_snakemake_target_and_owns_nothing_snakemake_made():
+def test_each_papers_dvc_stage_wraps_its_snakemake_target_and_owns_nothing_snakemake_made():
     assert (REPO / ".dvc" / "config").exists()  # dvc init done
-    for paper, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
-        if paper.startswith("data-"):
-            continue
+    root = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert all(name.startswith("data-") for name in root)       # the papers' stages are in their folders
+    from repro import preflight
+    for paper in preflight.papers():
+        spec = yaml.safe_load((REPO / "papers" / paper / "dvc.yaml").read_text())
+        assert spec["vars"] == ["../../params.yaml"] and list(spec["stages"]) == [paper]
+        stage = spec["stages"][paper]
+        assert stage["wdir"] == "../.."                          # paths below are the repository root's
         assert (
             stage["cmd"].startswith(f"snakemake papers/{paper} --config scale=${{scale}}")
             and "scale" in stage["params"]
         )
+        # every file of the folder that the workflow reads is a dependency (named one by one: the folder holds
+        # dvc.lock, which a run rewrites)
+        tracked = {p.name for p in (REPO / "papers" / paper).iterdir() if p.name not in
+                   ("dvc.lock", "dvc.yaml", "README.md", "tests", "__pycache__")}
+        missing = tracked - {Path(d).name for d in stage["deps"] if d.startswith(f"papers/{paper}/")}
+        assert not missing, f"papers/{paper}/dvc.yaml: add {sorted(missing)} to the stage's deps"
+        assert {"Snakefile", "workflows/paper.smk", "repro", "analysis"} <= set(stage["deps"])
         outs = {next(iter(o)) if isinstance(o, dict) else o: o for o in stage["outs"] + stage["metrics"]}
         assert f"results/{paper}/runs" not in outs  # DVC caches a copy (repro/share.py), not the runs
         cached = [p for p, o in outs.items() if not isinstance(o, dict) or o[p].get("cache", True)]
@@ -22,6 +34,7 @@ def test_dvc_stage_wraps_the_snakemake_target_and_owns_nothing_snakemake_made():
         for p, o in outs.items():  # what DVC does not cache it must not delete either: `dvc exp run` would
             assert p in cached or o[p] == {"cache": False, "persist": True}, p
         assert f"results/{paper}/${{scale}}/metrics" in outs
+        assert [next(iter(p)) for p in spec["plots"]] == [f"../../results/{paper}/${{scale}}/curves"]
     assert yaml.safe_load((REPO / "params.yaml").read_text())["scale"] == "cpu"
 
 
