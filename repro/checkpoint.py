@@ -42,6 +42,10 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
+    def steps(self) -> list[int]:
+        """The steps of the checkpoints kept, oldest first."""
+        return sorted(self.manager.all_steps())
+
     def save(self, step: int, state, meta: dict) -> None:
         self.manager.save(
             step,

@@ -8,7 +8,10 @@ history.csv, the workload's checkpoints, metrics.json (written last: its presenc
 MLflow run that always ends FINISHED, FAILED or KILLED. A seed whose metrics.json exists with the same config is
 skipped; a run directory of another config is refused. With ``--seeds`` (papers whose runs take seconds: one
 start-up, one compilation) the experiment writes ``seeds.json`` (``--marker``) beside the seeds when all are done:
-the workflow's declared output (workflows/paper.smk).
+the workflow's declared output (workflows/paper.smk). With ``--group N`` a workload that has ``run_group`` trains N
+seeds side by side in one compiled program (seeds as a batch axis); each is still its own run, and its metrics.json
+names the seeds it was trained with (``trained_with_seeds``: the group changes the floating-point summation order, so
+a seed's numbers are those of its group, equal to the seed alone within rounding).
 """
 from __future__ import annotations
 
@@ -61,9 +64,16 @@ def start_tracker(paper_dir: Path, cfg: dict, chash: str, seed: int, run_dir: Pa
                                run_dir)
 
 
-def run_seed(workload, paper_dir: Path, cfg: dict, seed: int, run_dir: Path, *, track: bool = True,
-             progress: bool = False, stop_after: int | None = None) -> dict | None:
-    """One seed of one experiment; its metrics, or None when ``stop_after`` stopped it (to be resumed)."""
+class _Open:
+    """One seed's run while it trains: what ``_finish`` and ``_end`` need."""
+
+    def __init__(self, seed: int, run_dir: Path, chash: str, git: dict, tracker):
+        self.seed, self.run_dir, self.chash, self.git, self.tracker = seed, run_dir, chash, git, tracker
+        self.status, self.metrics, self.t0 = "FAILED", None, time.perf_counter()
+
+
+def _open(paper_dir: Path, cfg: dict, seed: int, run_dir: Path, track: bool) -> dict | _Open:
+    """A finished run's metrics, or the run opened: config-hash check, config.yaml, its MLflow run started."""
     chash = rconfig.config_hash(cfg)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -79,33 +89,77 @@ def run_seed(workload, paper_dir: Path, cfg: dict, seed: int, run_dir: Path, *, 
     git, tracker = tracking.git_state(), None
     if track and tracking.enabled():
         tracker = start_tracker(Path(paper_dir), cfg, chash, seed, run_dir, git)
-    status, t0 = "FAILED", time.perf_counter()
+    return _Open(seed, run_dir, chash, git, tracker)
+
+
+def _finish(run: _Open, cfg: dict, outcome, extra: dict | None = None) -> dict | None:
+    """Write a finished seed's files, metrics.json last; None (status KILLED) when it stopped early."""
+    if outcome is None or outcome[0] is None:
+        run.status = "KILLED"                     # stopped early: resumes from its checkpoints
+        return None
+    metrics, history = outcome
+    if metrics.get("final_params") is not None:
+        metrics = {**metrics, "final_params_sha256": export.write(metrics["final_params"], run.run_dir)}
+    metrics.pop("final_params", None)
+    metrics.setdefault("wall_time_s", time.perf_counter() - run.t0)    # what the next plan's time estimate reads
+    metrics = {**metrics, **(extra or {}), "seed": run.seed, "config_hash": run.chash, **cfg["run"],
+               "git_commit": run.git.get("git_commit", "unknown"), "git_dirty": run.git.get("git_dirty", "unknown"),
+               **provenance.of_run()}
+    runio.write_history(run.run_dir / "history.csv", history or [{"step": 0}])
+    runio.write_json(run.run_dir / "metrics.json", metrics)  # written last: its presence means the run is complete
+    run.status, run.metrics = "FINISHED", metrics
+    return metrics
+
+
+def _end(run: _Open) -> None:
+    """Every tracked run ends in a final state."""
+    if not run.tracker:
+        return
+    if run.status == "FINISHED":
+        run.tracker.log_metrics({k: v for k, v in run.metrics.items()
+                                 if isinstance(v, (int, float)) and not isinstance(v, bool)},
+                                step=int(run.metrics.get("steps") or 0))
+        for name in ("metrics.json", "history.csv", "config.yaml"):
+            run.tracker.log_artifact(run.run_dir / name)
+    run.tracker.finish(run.status)
+
+
+def run_seed(workload, paper_dir: Path, cfg: dict, seed: int, run_dir: Path, *, track: bool = True,
+             progress: bool = False, stop_after: int | None = None) -> dict | None:
+    """One seed of one experiment; its metrics, or None when ``stop_after`` stopped it (to be resumed)."""
+    run = _open(paper_dir, cfg, seed, run_dir, track)
+    if isinstance(run, dict):
+        return run
     try:
-        outcome = workload.run(seed, run_dir, tracker=tracker, progress=progress, stop_after=stop_after)
-        if outcome is None or outcome[0] is None:
-            status = "KILLED"                     # stopped early: resumes from its checkpoints
-            return None
-        metrics, history = outcome
-        if metrics.get("final_params") is not None:
-            metrics = {**metrics, "final_params_sha256": export.write(metrics["final_params"], run_dir)}
-        metrics.pop("final_params", None)
-        metrics.setdefault("wall_time_s", time.perf_counter() - t0)    # what the next plan's time estimate reads
-        metrics = {**metrics, "seed": seed, "config_hash": chash, **cfg["run"],
-                   "git_commit": git.get("git_commit", "unknown"), "git_dirty": git.get("git_dirty", "unknown"),
-                   **provenance.of_run()}
-        runio.write_history(run_dir / "history.csv", history or [{"step": 0}])
-        runio.write_json(run_dir / "metrics.json", metrics)  # written last: its presence means the run is complete
-        status = "FINISHED"
-        return metrics
+        return _finish(run, cfg, workload.run(seed, run.run_dir, tracker=run.tracker, progress=progress,
+                                              stop_after=stop_after))
     finally:
-        if tracker:                                          # every tracked run ends in a final state
-            if status == "FINISHED":
-                tracker.log_metrics({k: v for k, v in metrics.items()
-                                     if isinstance(v, (int, float)) and not isinstance(v, bool)},
-                                    step=int(metrics.get("steps") or 0))
-                for name in ("metrics.json", "history.csv", "config.yaml"):
-                    tracker.log_artifact(run_dir / name)
-            tracker.finish(status)
+        _end(run)
+
+
+def run_group(workload, paper_dir: Path, cfg: dict, seeds: list[int], run_dirs: list[Path], *, track: bool = True,
+              progress: bool = False, stop_after: int | None = None) -> dict:
+    """Several seeds of one experiment trained side by side (``workload.run_group``: one compiled program, the
+    seeds a batch axis), each still its own run: its directory, config.yaml, checkpoints, metrics.json and MLflow
+    run. Seeds already finished are skipped. {seed: metrics or None (stopped early)}."""
+    done, runs = {}, []
+    try:
+        for seed, run_dir in zip(seeds, run_dirs):
+            run = _open(paper_dir, cfg, seed, run_dir, track)
+            if isinstance(run, dict):
+                done[seed] = run
+            else:
+                runs.append(run)
+        if runs:
+            group = [r.seed for r in runs]
+            outcomes = workload.run_group(group, [r.run_dir for r in runs], trackers=[r.tracker for r in runs],
+                                          progress=progress, stop_after=stop_after)
+            for run, outcome in zip(runs, outcomes or [None] * len(runs)):
+                done[run.seed] = _finish(run, cfg, outcome, {"trained_with_seeds": group})
+    finally:
+        for run in runs:
+            _end(run)
+    return {s: done[s] for s in seeds}
 
 
 def run(paper_dir: Path, workload, experiment: str, scale: str, seed: int, overrides=None,
@@ -120,8 +174,10 @@ def run(paper_dir: Path, workload, experiment: str, scale: str, seed: int, overr
 
 def run_experiment(paper_dir: Path, workload, experiment: str, scale: str, seeds=None, overrides=None,
                    track: bool = True, quiet: bool = False, marker: str | None = "seeds.json",
-                   progress: bool = False, stop_after: int | None = None) -> dict:
-    """Every seed of one experiment in this process ({seed: metrics}); then the marker file beside them."""
+                   progress: bool = False, stop_after: int | None = None, group: int = 1) -> dict:
+    """Every seed of one experiment in this process ({seed: metrics}); then the marker file beside them.
+    ``group`` > 1: seeds side by side, that many per compiled program, where the workload has ``run_group``
+    (0: all the seeds in one group); other workloads run their seeds one after the other."""
     paper_dir = Path(paper_dir)
     pcfg = rconfig.load_paper_config(paper_dir / "config.yaml")
     cfg = rconfig.resolve(pcfg, experiment, scale, overrides)
@@ -130,17 +186,29 @@ def run_experiment(paper_dir: Path, workload, experiment: str, scale: str, seeds
     work = workload(cfg)                    # built before any run is tracked: a bad setting leaves no MLflow run
     done = {}
     events = Progress(f"{pcfg['paper']} {experiment} {scale}", len(seeds), unit="seed", every=0)
-    for i, seed in enumerate(seeds):
+    size = (group or len(seeds)) if hasattr(work, "run_group") else 1
+    for first in range(0, len(seeds), size):
         t0 = time.perf_counter()
-        run_dir = runio.run_dir(results, pcfg["paper"], experiment, scale, seed)
-        m = run_seed(work, paper_dir, cfg, seed, run_dir, track=track, progress=progress, stop_after=stop_after)
-        done[seed] = m
-        if m is None:
-            continue
-        if not quiet:
-            shown = {k: m[k] for k in SUMMARY_KEYS if k in m} or {k: v for k, v in list(m.items())[:3]}
-            print(f"{experiment} seed {seed}: {shown} ({time.perf_counter() - t0:.1f} s)", flush=True)
-        events.update(i + 1, **{k: m[k] for k in SUMMARY_KEYS if isinstance(m.get(k), float)})
+        batch = seeds[first:first + size]
+        dirs = [runio.run_dir(results, pcfg["paper"], experiment, scale, seed) for seed in batch]
+        if size > 1:
+            ran = run_group(work, paper_dir, cfg, batch, dirs, track=track, progress=progress,
+                            stop_after=stop_after)
+        else:
+            ran = {batch[0]: run_seed(work, paper_dir, cfg, batch[0], dirs[0], track=track, progress=progress,
+                                      stop_after=stop_after)}
+        done.update(ran)
+        for seed, m in ran.items():
+            if m is None:
+                continue
+            if not quiet:
+                shown = {k: m[k] for k in SUMMARY_KEYS if k in m} or {k: v for k, v in list(m.items())[:3]}
+                print(f"{experiment} seed {seed}: {shown} ({time.perf_counter() - t0:.1f} s"
+                      f"{f' for {len(batch)} seeds side by side' if size > 1 else ''})", flush=True)
+        finished = [m for m in ran.values() if m is not None]
+        if finished:
+            events.update(first + len(batch), **{k: finished[-1][k] for k in SUMMARY_KEYS
+                                                 if isinstance(finished[-1].get(k), float)})
     events.close()
     if marker and all(m is not None for m in done.values()):
         where = runio.run_dir(results, pcfg["paper"], experiment, scale, 0).parent / marker
@@ -164,6 +232,9 @@ def main(paper_dir: Path, workload, argv=None) -> int:
     p.add_argument("--marker", default="seeds.json",
                    help="with --seeds: the file written beside the seeds when all are done (the workflow's output; "
                         "an adaptive design's later looks write seeds.<n>.json)")
+    p.add_argument("--group", type=int, default=1, metavar="N",
+                   help="with --seeds: train N seeds side by side in one compiled program where the experiment "
+                        "supports it (0: all of them; each seed stays its own run); default 1, one after another")
     args = p.parse_args(argv)
     if "/" in args.marker or not args.marker.endswith(".json"):
         print(f"error: --marker {args.marker!r} must be a file name ending in .json", file=sys.stderr)
@@ -173,6 +244,9 @@ def main(paper_dir: Path, workload, argv=None) -> int:
     if args.run_dir and not one:
         print("error: --run-dir needs --seed (one run)", file=sys.stderr)
         return 2
+    if args.group < 0:
+        print(f"error: --group {args.group}: a number of seeds (0: all of them)", file=sys.stderr)
+        return 2
     seeds = [args.seed] if one else [int(s) for s in args.seeds.split(",")] if args.seeds else None
     try:
         if one:
@@ -180,7 +254,7 @@ def main(paper_dir: Path, workload, argv=None) -> int:
                                    args.run_dir, track=not args.no_track, progress=True)}
         else:
             done = run_experiment(paper_dir, workload, args.experiment, args.scale, seeds, args.overrides,
-                                  track=not args.no_track, marker=args.marker)
+                                  track=not args.no_track, marker=args.marker, group=args.group)
     except (rconfig.ConfigError, CheckpointError, tracking.TrackingError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -8,6 +8,15 @@ repro/driver.py runs its seeds.
 pytree of arrays) are exported by the driver to final_params.msgpack. ``history`` is a list of rows ({"step": ...}).
 ``None`` means the work stopped early (``stop_after``, the tests' kill) and resumes from the run's checkpoints.
 The driver owns the rest: the run directory, config.yaml, the config-hash check, tracking, metrics.json (last).
+
+A workload whose runs are too small to keep the cores busy may also train several seeds side by side in one
+compiled program (seeds as a batch axis, repro/fit.py ``batched``):
+
+    workload.run_group(seeds, run_dirs, *, trackers=None, progress=False, stop_after=None)
+        -> [(metrics, history)] in the order of seeds | None
+
+each seed checkpointed in its own run directory, so that a killed group resumes exactly (papers/gnn/experiment.py).
+The driver uses it when asked to (``--group``; workflows/paper.smk's ``SEEDS_PER_PROGRAM``).
 """
 from __future__ import annotations
 

@@ -60,6 +60,9 @@ for _e, _n in NEEDS.items():
         if _x in BLOCKED:
             preflight.refuse(f"{PAPER}: {_e} needs {_x}, which is skipped: {BLOCKED[_x]}")
 PER_EXPERIMENT = globals().get("JOB_PER_EXPERIMENT", False)
+# SEEDS_PER_PROGRAM = N in a paper's Snakefile (with JOB_PER_EXPERIMENT): a job trains up to N of its seeds side by
+# side in one compiled program where the experiment supports it (repro/workload.py run_group), 0 for all of them
+GROUP = int(globals().get("SEEDS_PER_PROGRAM", 1))
 
 # After a `dvc pull`: the pulled runs (results/<p>/shared, repro/share.py) that are missing here are copied in, never
 # over a file, so finished runs are not trained again (not under -n: a dry run changes nothing)
@@ -108,7 +111,7 @@ if PER_EXPERIMENT:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full"
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
-            f"--scale {{wildcards.scale}} --seeds {{params.seeds}} {SET_ARGS} {TO_LOG}"
+            f"--scale {{wildcards.scale}} --seeds {{params.seeds}} --group {GROUP} {SET_ARGS} {TO_LOG}"
 
 
     # a later look of an adaptive design: the first n seeds (those already done are skipped)
@@ -121,7 +124,8 @@ if PER_EXPERIMENT:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full", n=r"\d+"
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
-            f"--scale {{wildcards.scale}} --seeds {{params.seeds}} --marker seeds.{{wildcards.n}}.json {SET_ARGS} "
+            f"--scale {{wildcards.scale}} --seeds {{params.seeds}} --group {GROUP} --marker seeds.{{wildcards.n}}.json "
+            f"{SET_ARGS} "
             f"{TO_LOG}"
 
 

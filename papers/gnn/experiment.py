@@ -37,6 +37,16 @@ class NodeTask:
             ckpt.close()
         return None if metrics is None else (metrics, history)
 
+    def run_group(self, seeds, run_dirs, *, trackers=None, progress=False, stop_after=None):
+        """Seeds side by side in one compiled program (NodeTrainer.run_many), each checkpointed in its own run."""
+        keep = self.trainer.cfg["train"]["keep_checkpoints"]
+        ckpts = [Checkpointer(Path(d) / "checkpoints", keep=keep) for d in run_dirs]
+        try:
+            return self.trainer.run_many(list(seeds), ckpts, stop_after=stop_after)
+        finally:
+            for c in ckpts:
+                c.close()
+
 
 def workload(cfg: dict):
     kind = cfg["task"]["kind"]

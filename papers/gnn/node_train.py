@@ -147,12 +147,24 @@ class NodeTrainer:
             return None, history
         return self._metrics(result.state, wall + time.perf_counter() - t0, result.compile_s), history
 
-    def run_many(self, seeds: list[int], progress=None):
+    def run_many(self, seeds: list[int], ckpts: list[Checkpointer] | None = None, progress=None,
+                 stop_after: int | None = None):
         """Several seeds side by side in one compiled program (repro/fit.py, ``batched``: the seeds are a vmapped
         axis, each with its own initialisation, dropout keys and stopping rule); returns [(metrics, history)] in
-        the order of ``seeds``, each equal to ``run(seed)`` up to floating-point reassociation. No checkpoints:
-        a killed group starts over (every seed's run takes seconds)."""
-        histories = [[] for _ in seeds]
+        the order of ``seeds``, each equal to ``run(seed)`` up to floating-point reassociation, or None when
+        ``stop_after`` stopped the group. With ``ckpts`` (one per seed) every seed's state is checkpointed at the
+        group's checkpoint steps, and the group resumes from the latest step that every seed has (a kill between
+        two seeds' saves leaves the earlier one), so a killed group ends with the numbers of an uninterrupted one."""
+        t_cfg = self.cfg["train"]
+        states = [self.init(s) for s in seeds]
+        histories, wall, start = [[] for _ in seeds], 0.0, 0
+        common = set.intersection(*(set(c.steps()) for c in ckpts)) if ckpts else set()
+        if common:
+            start = max(common)
+            restored = [c.restore(start, s) for c, s in zip(ckpts, states)]
+            states = [r[0] for r in restored]
+            histories = [r[1]["history"] for r in restored]
+            wall = restored[0][1]["wall_time_s"]
 
         def on_chunk(step, state, rows, seconds):
             rows = jax.device_get(rows)
@@ -162,12 +174,20 @@ class NodeTrainer:
             if progress:
                 progress(step, {})
 
+        def save(step, state, seconds):
+            for i, ckpt in enumerate(ckpts):
+                ckpt.save(step, fit.unstack(state, i), {"history": histories[i], "wall_time_s": wall + seconds})
+
         t0 = time.perf_counter()
-        result = fit.run(self.objective, fit.stack([self.init(s) for s in seeds]), steps=self.max_epochs,
+        result = fit.run(self.objective, fit.stack(states), steps=self.max_epochs,
                          data_key=fit.stack([seeding.key(s, "dropout") for s in seeds]), data=self.graph,
-                         chunk=self.cfg["train"]["log_every"], on_chunk=on_chunk, batched=True)
-        wall = (time.perf_counter() - t0) / len(seeds)          # the group's time, shared out
-        return [(self._metrics(fit.unstack(result.state, i), wall, result.compile_s / len(seeds)), histories[i])
+                         chunk=t_cfg["log_every"], start=start, on_chunk=on_chunk,
+                         save=save if ckpts else None, save_every=t_cfg["checkpoint_every"], stop_after=stop_after,
+                         batched=True)
+        if not result.finished:
+            return None
+        per_seed = (wall + time.perf_counter() - t0) / len(seeds)          # the group's time, shared out
+        return [(self._metrics(fit.unstack(result.state, i), per_seed, result.compile_s / len(seeds)), histories[i])
                 for i in range(len(seeds))]
 
     def _metrics(self, state, wall: float, compile_s: float) -> dict:
