@@ -8,10 +8,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import jax
-import numpy as np
-import orbax.checkpoint as ocp
-
+# JAX, NumPy and Orbax are imported where they are used: a process that only reads run files (the verification,
+# the seed plan, a toy workflow's jobs) imports this module for CheckpointError, not the array libraries
 logging.getLogger("absl").setLevel(logging.ERROR)
 
 
@@ -20,12 +18,15 @@ class CheckpointError(RuntimeError):
 
 
 def flatten(tree) -> dict:
+    import jax
+    import numpy as np
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
     return {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
 
 
 def _keep_key_data(tree):
     """PRNG key arrays are stored as their raw uint32 data."""
+    import jax
     return jax.tree.map(
         lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x, tree
     )
@@ -33,6 +34,7 @@ def _keep_key_data(tree):
 
 class Checkpointer:
     def __init__(self, directory: Path, keep: int = 2):
+        import orbax.checkpoint as ocp
         self.directory = Path(directory).absolute()
         self.manager = ocp.CheckpointManager(
             self.directory,
@@ -47,6 +49,7 @@ class Checkpointer:
         return sorted(self.manager.all_steps())
 
     def save(self, step: int, state, meta: dict) -> None:
+        import orbax.checkpoint as ocp
         self.manager.save(
             step,
             args=ocp.args.Composite(
@@ -57,6 +60,9 @@ class Checkpointer:
 
     def restore(self, step: int, template):
         """Restore into the structure of ``template``; returns (state, meta)."""
+        import jax
+        import numpy as np
+        import orbax.checkpoint as ocp
         where = self.directory / str(step)
         fix = (
             f"delete {where} to resume from the checkpoint before it, or delete {self.directory} to start this run over"

@@ -11,9 +11,8 @@ compilation is cached (no minimum compile time): on 2 cores most of ours take we
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-
-import jax
 
 
 def directory() -> Path | None:
@@ -31,7 +30,12 @@ def enable() -> Path | None:
     if where is None:
         return None
     where.mkdir(parents=True, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", str(where))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    settings = {"jax_compilation_cache_dir": str(where), "jax_persistent_cache_min_compile_time_secs": 0.0,
+                "jax_persistent_cache_min_entry_size_bytes": 0}
+    if "jax" in sys.modules:
+        import jax
+        for name, value in settings.items():
+            jax.config.update(name, value)
+    else:                    # JAX reads them when it is imported (a run that never imports it pays nothing)
+        os.environ.update({name.upper(): str(value) for name, value in settings.items()})
     return where

@@ -11,9 +11,6 @@ import hashlib
 import os
 from pathlib import Path
 
-import jax
-from flax import serialization
-
 from repro.checkpoint import CheckpointError, flatten
 from repro.data import digest
 
@@ -26,6 +23,7 @@ def sha256(path: Path) -> str:
 
 def write(params, run_dir: Path) -> str:
     """Write the parameters (any pytree of arrays) atomically; returns the file's sha256."""
+    from flax import serialization
     flat = flatten(params)
     data = serialization.msgpack_serialize({k: flat[k] for k in sorted(flat)})
     target = Path(run_dir) / FILENAME
@@ -56,6 +54,8 @@ def read(template, run_dir: Path, expected_sha256: str | None):
     """The parameters in the structure of ``template``; refuses a file whose sha256 is not ``expected_sha256``."""
     run_dir = Path(run_dir)
     path = check(run_dir, expected_sha256)
+    import jax
+    from flax import serialization
     flat = serialization.msgpack_restore(path.read_bytes())
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     names = [jax.tree_util.keystr(p) for p, _ in leaves]

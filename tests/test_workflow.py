@@ -97,6 +97,7 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run(["bash", str(SLURM_SCRIPT), "stop", str(state)], capture_output=True, timeout=120)
 
 
+@pytest.mark.slow   # ~2 minutes, plus installing SLURM, MariaDB and munge with apt-get the first time: `make test-all`
 def test_slurm_profile_runs_the_paper_through_the_cluster_with_the_local_verdicts(workdir, slurm_cluster, tmp_path):
     """`snakemake papers/mamba --profile profiles/slurm` at smoke scale submits every training job to SLURM (the
     executor plugin; resources from the profile) and reaches the verdicts of the local run above (same workdir

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from repo_copy import copy_repo
-from workflow_helpers import MIRROR, snakemake
+from workflow_helpers import MIRROR, OFFLINE, snakemake
 
 pytestmark = [pytest.mark.workflow,     # runs Snakemake: not in `make test-fast`
               pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")]
@@ -20,7 +20,7 @@ def test_gnn_smoke_workflow_fetches_data_trains_and_judges(workdir):
     # a clone carries the committed verdicts: they must not make the workflow look "up to date"
     (workdir / "results/gnn/smoke").mkdir(parents=True, exist_ok=True)
     (workdir / "results/gnn/smoke/claims.json").write_text("{}")
-    r = snakemake(workdir, "papers/gnn", "--config", "scale=smoke", env={"REPRO_DATA_MIRROR": str(MIRROR)})
+    r = snakemake(workdir, "papers/gnn", "--config", "scale=smoke", env=OFFLINE)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert (workdir / "data/planetoid/.fetched").exists()          # fetched through the rule, checksums verified
     report = json.loads((workdir / "results/gnn/smoke/claims.json").read_text())
@@ -36,5 +36,5 @@ def test_gnn_smoke_workflow_fetches_data_trains_and_judges(workdir):
     assert "skipping gcn-pubmed" in r.stderr
     # a `dvc pull` restores files with new modification times: a newer data marker must not retrain anything
     os.utime(workdir / "data/planetoid/.fetched")
-    r = snakemake(workdir, "papers/gnn", "--config", "scale=smoke", "-n", env={"REPRO_DATA_MIRROR": str(MIRROR)})
+    r = snakemake(workdir, "papers/gnn", "--config", "scale=smoke", "-n", env=OFFLINE)
     assert r.returncode == 0 and "gnn_train_seeds" not in r.stdout + r.stderr, r.stdout[-2000:]

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from repo_copy import copy_repo
-from workflow_helpers import MIRROR, snakemake
+from workflow_helpers import MIRROR, OFFLINE, snakemake
 
 pytestmark = [pytest.mark.workflow,     # runs Snakemake: not in `make test-fast`
               pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")]
@@ -16,8 +16,7 @@ def workdir(tmp_path_factory):
 
 
 def test_sae_smoke_workflow_orders_dependent_jobs_draws_figures_and_judges(workdir):
-    r = snakemake(workdir, "papers/sae", "--config", "scale=smoke", "--cores", "2",
-                  env={"REPRO_DATA_MIRROR": str(MIRROR)})
+    r = snakemake(workdir, "papers/sae", "--config", "scale=smoke", "--cores", "2", env=OFFLINE)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     runs = workdir / "results/sae/runs"
     report = json.loads((workdir / "results/sae/smoke/claims.json").read_text())

@@ -8,6 +8,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "data"
+# a paper's smoke workflow from the offline data mirror, without MLflow (tracking costs 1-3 s per job; the Mamba
+# workflow test and tests/test_tracking.py, test_shared_tracking.py check it)
+OFFLINE = {"REPRO_DATA_MIRROR": str(MIRROR), "REPRO_TRACKING": "off"}
 
 
 def snakemake(workdir, *args, env=None):
