@@ -137,3 +137,96 @@ def fit_task(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, prog
         "final_params": params,
     }
     return final, history
+
+
+def fit_tasks(tasks: list[Task], cfg: dict, seeds: list[int], run_dirs: list[Path], trackers=None,
+              progress: bool = False, stop_after: int | None = None):
+    """Several seeds' Tasks (same config, so the same model structure) trained side by side in one compiled program:
+    repro/fit.py's loop with the seeds a vmapped axis, each with its own initialisation, data stream
+    (``seeding.key(seed, "data")``), evaluation, history and checkpoints (in its own run directory). A group stopped
+    part-way resumes from the latest step every seed has checkpointed and ends with the numbers of an uninterrupted
+    group. Each seed's numbers equal its run alone (``fit_task``) up to floating-point reassociation.
+    Returns [(metrics, history)] in the order of ``seeds``, or None when ``stop_after`` stopped the group."""
+    config_hash = rconfig.config_hash(cfg)
+    tc = cfg["train"]
+    if str(tc.get("devices", 1)) not in ("1", "None"):
+        raise rconfig.ConfigError("seeds side by side run on one device: set train.devices=1 or train them one "
+                                  "after another (--group 1)")
+    parts = [nnx.split(t.model, nnx.Param, ...) for t in tasks]
+    graphdef, task = parts[0][0], tasks[0]
+    # the model's non-parameter state rides in ``extra``, so that it is per seed too
+    obj = fit.Objective(loss=lambda p, batch, rest: task.loss(nnx.merge(graphdef, p, rest), batch),
+                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key))
+    states = [obj.init(params, rest) for _, params, rest in parts]
+    ckpts = [Checkpointer(Path(d) / "checkpoints", keep=tc.get("keep_checkpoints", 2)) for d in run_dirs]
+    histories, wall_before, start = [[] for _ in seeds], 0.0, 0
+    common = set.intersection(*(set(c.steps()) for c in ckpts))
+    if common:
+        start = max(common)
+        restored = [c.restore(start, s) for c, s in zip(ckpts, states)]
+        for c, (_, meta) in zip(ckpts, restored):
+            if meta.get("config_hash") != config_hash:
+                raise CheckpointError(f"checkpoint {c.directory / str(start)} was written with another config (hash "
+                                      f"{meta.get('config_hash')}, now {config_hash}); delete its run directory to "
+                                      "start that seed over with the new config")
+        states = [s for s, _ in restored]
+        histories = [meta["history"] for _, meta in restored]
+        wall_before = restored[0][1]["wall_time_s"]
+    log_every, total = tc["log_every"], tc["steps"]
+    eval_every = tc.get("eval_every") or total
+    t0 = time.perf_counter()
+    state = fit.stack(states)
+    evaluate = jax.jit(jax.vmap(lambda p, rest: task.evaluate(nnx.merge(graphdef, p, rest)))).lower(
+        state.params, state.extra).compile()
+    eval_compile_s = time.perf_counter() - t0
+    events = Progress(f"{cfg['run']['paper']} {cfg['run']['experiment']} {cfg['run']['scale']} seeds "
+                      f"{','.join(map(str, seeds))}", total, start=start)
+    last_eval = [{k: v for k, v in (h[-1] if h else {}).items() if k.startswith("eval_")} for h in histories]
+
+    def on_chunk(step, state, rows, seconds):
+        means = {k: jnp.mean(v, axis=0) for k, v in rows.items()}       # (seeds,) per metric
+        rate = log_every * task.items_per_step * len(seeds) / seconds
+        evals = None
+        if step % eval_every == 0 or step == total:
+            evals = jax.device_get(evaluate(state.params, state.extra))
+        for i, history in enumerate(histories):
+            row = {"step": step, **{f"train_{k}": float(v[i]) for k, v in means.items()},
+                   f"{task.items_name}_per_s": rate / len(seeds)}
+            if evals is not None:
+                last_eval[i] = {f"eval_{k}": float(v[i]) for k, v in evals.items()}
+                row.update(last_eval[i])
+            history.append(row)
+            if trackers and trackers[i]:
+                trackers[i].log_metrics(row, step)
+        events.update(step, loss=float(means["loss"][0]))
+
+    def save(step, state, seconds):
+        for i, ckpt in enumerate(ckpts):
+            ckpt.save(step, fit.unstack(state, i), {"history": histories[i], "config_hash": config_hash,
+                                                    "wall_time_s": wall_before + eval_compile_s + seconds})
+
+    try:
+        result = fit.run(obj, state, steps=total, data_key=fit.stack([seeding.key(s, "data") for s in seeds]),
+                         chunk=log_every, start=start, on_chunk=on_chunk, save=save,
+                         save_every=tc.get("checkpoint_every") or total, stop_after=stop_after, batched=True)
+    finally:
+        events.close()
+        for c in ckpts:
+            c.close()
+    if not result.finished:
+        return None
+    out = []
+    for i, t in enumerate(tasks):
+        s = fit.unstack(result.state, i)
+        extra = t.final_metrics(nnx.merge(graphdef, s.params, s.extra)) if t.final_metrics else {}
+        out.append(({
+            **{k[5:]: v for k, v in last_eval[i].items()},
+            **extra,
+            "train_loss": histories[i][-1]["train_loss"] if histories[i] else None,
+            "steps": total,
+            "wall_time_s": (wall_before + time.perf_counter() - t0) / len(seeds),    # the group's time, shared out
+            "compile_time_s": (eval_compile_s + result.compile_s) / len(seeds),
+            "n_params": int(sum(x.size for x in jax.tree.leaves(s.params))),
+            "final_params": s.params,
+        }, histories[i]))
+    return out

@@ -46,6 +46,16 @@ class Training:
         return train.fit_task(task, self.cfg, seed, Path(run_dir), tracker=tracker, progress=progress,
                               stop_after=stop_after)
 
+    def run_group(self, seeds, run_dirs, *, trackers=None, progress=False, stop_after=None):
+        """The seeds' Tasks side by side in one compiled program (repro.train.fit_tasks); Measurements, which time
+        things, one after another."""
+        from repro import train
+        tasks = [self.build_task(self.cfg, seed) for seed in seeds]
+        if any(isinstance(t, train.Measurement) for t in tasks):
+            return [t.measure() for t in tasks]
+        return train.fit_tasks(tasks, self.cfg, list(seeds), [Path(d) for d in run_dirs], trackers=trackers,
+                               progress=progress, stop_after=stop_after)
+
 
 class Function:
     """A run that takes seconds: ``fn(cfg, seed) -> (metrics, history)``, no checkpoints (a killed run starts over

@@ -80,3 +80,33 @@ def test_resuming_with_another_config_is_refused(tmp_path):
     smoke_run(tmp_path, stop_after=10)
     with pytest.raises(CheckpointError, match="another config"):
         smoke_run(tmp_path, overrides=["train.lr=0.5"])
+
+
+def test_seeds_side_by_side_equal_each_seed_alone_and_a_killed_group_resumes_exactly(tmp_path):
+    """repro.train.fit_tasks through the driver (a Training workload's run_group): three seeds in one compiled
+    program give each seed's numbers alone up to rounding; a group stopped at a checkpoint resumes to the numbers
+    of a group never stopped, bit for bit."""
+    from repro import config as rconfig
+    from repro import driver
+    cfg = rconfig.resolve(rconfig.load_paper_config(PAPER_DIR / "config.yaml"), "s6-mamba", "smoke", SMOKE)
+    seeds = [0, 1, 2]
+    work = workload(cfg)
+
+    def group(name, stop_after=None):
+        return driver.run_group(work, PAPER_DIR, cfg, seeds, [tmp_path / name / f"seed{s}" for s in seeds],
+                                track=False, stop_after=stop_after)
+    assert group("parts", stop_after=10) == {0: None, 1: None, 2: None}
+    assert all(sorted(p.name for p in (tmp_path / "parts" / f"seed{s}" / "checkpoints").iterdir()
+                      if p.name.isdigit()) == ["10", "5"] for s in seeds)
+    resumed, whole = group("parts"), group("whole")
+    keys = ("accuracy", "loss", "train_loss", "steps", "n_params", "final_params_sha256", "trained_with_seeds")
+    for s in seeds:
+        assert {k: resumed[s][k] for k in keys} == {k: whole[s][k] for k in keys}
+        assert strip_rate(history(tmp_path / "parts" / f"seed{s}")) == strip_rate(history(tmp_path / "whole" /
+                                                                                          f"seed{s}"))
+        alone = smoke_run(tmp_path / f"alone{s}", seed=s)
+        assert whole[s]["trained_with_seeds"] == seeds and whole[s]["steps"] == alone["steps"]
+        for k in ("loss", "train_loss"):
+            assert whole[s][k] == pytest.approx(alone[k], rel=1e-4), (s, k)
+        assert whole[s]["accuracy"] == pytest.approx(alone["accuracy"], abs=0.5)
+    assert len({whole[s]["loss"] for s in seeds}) == 3                      # three different seeds
