@@ -19,6 +19,7 @@ data are replicated and every batch is split over the devices (repro/parallel.py
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from typing import Any, Callable, NamedTuple
 
@@ -83,8 +84,10 @@ def step_fn(objective: Objective, mesh=None):
     return step
 
 
+@functools.lru_cache(maxsize=32)
 def chunk_fn(objective: Objective, n_steps: int, mesh=None, batched: bool = False):
-    """``n_steps`` steps from ``start`` in one jitted scan: (state, start, data_key, data) -> (state, rows), each
+    """(Cached per objective, so that the seeds of one trainer share one jitted function and compile once.)
+    ``n_steps`` steps from ``start`` in one jitted scan: (state, start, data_key, data) -> (state, rows), each
     row an array with a leading axis of ``n_steps``. ``batched``: the state and the data key carry a leading axis of
     seeds, trained side by side in one program (vmap; the data is shared), each row then (n_steps, seeds)."""
     step = step_fn(objective, mesh)
