@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 # Tests run with one XLA thread (as the workflow's jobs do) and without MLflow unless a test turns it on.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 os.environ.setdefault("REPRO_TRACKING", "off")
@@ -10,3 +12,10 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(os.path.dirname(
     os.path.abspath(__file__))), ".pytest-jax-cache"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A working copy of the repository for one workflow test file (its tests share it, in order)."""
+    from repo_copy import copy_repo
+    return copy_repo(tmp_path_factory.mktemp("repo"))

@@ -14,11 +14,6 @@ from workflow_helpers import REPO, snakemake
 pytestmark = pytest.mark.workflow   # runs Snakemake, DVC, a browser or a server: not in `make test-fast`
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return copy_repo(tmp_path_factory.mktemp("repo"))
-
-
 def test_bare_command_runs_the_smoke_workflow_and_writes_verdicts(workdir, monkeypatch):
     # the committed cpu-scale verdicts, as a clone has them: a smoke run must not touch them
     cpu = workdir / "results/mamba/cpu"

@@ -3,16 +3,10 @@ import json
 
 import pytest
 
-from repo_copy import copy_repo
 from workflow_helpers import MIRROR, OFFLINE, snakemake
 
 pytestmark = [pytest.mark.workflow,     # runs Snakemake: not in `make test-fast`
               pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")]
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return copy_repo(tmp_path_factory.mktemp("repo"))
 
 
 def test_moe_smoke_workflow_trains_measures_and_judges(workdir):
