@@ -1,6 +1,7 @@
 """Seeds as a batch axis through the run driver, on Cora at the cpu scale's protocol: the seeds trained side by side
 (`--group 0`) are each their own run, each seed's metrics equal the seed trained alone within rounding, and the
-verdicts computed from the two sets of runs are the same."""
+verdicts computed from the two sets of runs are the same. Slow (a minute on 2 cores: `make test-all`); the per-seed
+equality is also tested on tiny graphs in test_gnn_models.py."""
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from repro import driver
 
 MIRROR = Path(__file__).resolve().parents[4] / "shared" / "data"
 PAPER_DIR = Path(experiment.__file__).parent
-pytestmark = [pytest.mark.integration,
+pytestmark = [pytest.mark.integration, pytest.mark.slow,
               pytest.mark.skipif(not MIRROR.exists(), reason="the offline mirror ../shared/data is not present")]
 
 
