@@ -19,7 +19,7 @@ import functools
 import math
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from analysis.verdicts import ALPHA, INCONCLUSIVE, OPEN, judge
 
@@ -53,7 +53,7 @@ def _levels(looks: tuple, alpha: float) -> tuple:
         k = max(1, int(round(spend * CALIBRATION_PATHS)))
         crit = np.sort(t[alive])[::-1][min(k, int(alive.sum())) - 1]
         alive &= ~(t >= crit)
-        out.append(float(sps.t.sf(crit, n - 1)))
+        out.append(float(special.stdtr(n - 1, -crit)))      # Student's t survival function at crit
     return tuple(out)
 
 

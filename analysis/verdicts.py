@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 REPRODUCED, HOLDS, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = (
     "reproduced", "holds", "not reproduced", "inconclusive", "not run")
@@ -61,7 +61,7 @@ def half_width(se, df, one_sided_level):
     """t-quantile times the standard error; infinite where there are no degrees of freedom (one seed)."""
     se, df = np.asarray(se, dtype=float), np.asarray(df, dtype=float)
     ok = df >= 1
-    q = sps.t.ppf(one_sided_level, np.where(ok, df, 1.0))
+    q = special.stdtrit(np.where(ok, df, 1.0), one_sided_level)      # Student's t quantile (= scipy.stats.t.ppf)
     return np.where(ok, q * np.where(ok, se, 0.0), np.inf)
 
 
@@ -122,7 +122,8 @@ def seed_slopes(x, y):
 def pooled_slope(x, y):
     """One fit through every point (unpaired seeds): slope, its standard error, df = points - 2."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    fit = sps.linregress(x, y)
+    from scipy import stats      # here: scipy.stats takes 0.5 s to import, and most commands never fit a slope
+    fit = stats.linregress(x, y)
     return float(fit.slope), float(fit.stderr), float(len(x) - 2)
 
 

@@ -6,7 +6,6 @@ run over every example before dividing, never as a mean of per-batch ratios.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def _unit_rows(a: np.ndarray) -> np.ndarray:
@@ -28,6 +27,7 @@ def hungarian_mcc(true_features, learned) -> float:
     """Mean |cos| under the best one-to-one matching of true features to atoms (each atom used at most once): a
     stricter recovery score than MMCS, which lets one atom explain several features."""
     c = cosine_matrix(true_features, learned)
+    from scipy.optimize import linear_sum_assignment     # here: 0.4 s to import, for this metric only
     rows, cols = linear_sum_assignment(-c)
     return float(c[rows, cols].sum() / c.shape[0])
 
