@@ -5,7 +5,11 @@ same optimiser settings, same machine, in one run.
     .venv/bin/python benchmarks/bench_sae.py [--threads 2] [--batches 256,4096]
 
 Data: 65536 activations from Sharkey et al.'s generator (512 features in 256 dims), saved once and read by both
-sides; SAE: 1024 latents, ReLU+L1 (SAELens's "standard" SAE) and TopK k=4 with AuxK. Each side trains for S and 2S
+sides; SAE: 1024 latents, ReLU+L1 (SAELens's "standard" SAE) and TopK k=4 with AuxK. AuxK on both sides alike: a latent
+is dead after DEAD_AFTER inputs without firing (SAELens counts steps: its dead_feature_window is set to
+DEAD_AFTER / batch), the auxiliary top-k is d/2 = 128 (SAELens's fixed choice), and the auxiliary loss is computed only
+when some latent is dead (SAELens skips it otherwise; SAELens's default window of 1000 steps would never see a dead
+latent in this benchmark, while ours did, which made earlier comparisons unequal). Each side trains for S and 2S
 steps; the steady-state time per step is (t_2S - t_S) / S, which removes start-up and compilation (JAX) or
 warm-up (torch) from the comparison. Also printed: the whole S-step call including compilation. Ratio > 1: ours
 is faster.
@@ -27,6 +31,10 @@ sys.path.insert(0, str(REPO))
 PEER_PY = REPO / ".venv-saelens" / "bin" / "python"
 
 
+DEAD_AFTER = 25600
+K_AUX = 128
+
+
 def run_ours(arch: str, acts, batch: int, steps: int) -> float:
     import jax
     from flax import nnx
@@ -46,7 +54,7 @@ def run_ours(arch: str, acts, batch: int, steps: int) -> float:
                                steps=steps, lr=3e-3, l1=0.1)
     else:
         m, losses, _ = F.fit_topk(S.TopKSAE(acts.shape[1], 1024, 4, rngs=rngs), batch_fn, jax.random.key(1), acts,
-                                  steps=steps, lr=3e-3, k_aux=256, dead_after=25600)
+                                  steps=steps, lr=3e-3, k_aux=K_AUX, dead_after=DEAD_AFTER)
     jax.block_until_ready(losses)
     return time.perf_counter() - t0
 
@@ -58,7 +66,8 @@ def run_peer(arch: str, npy: Path, batch: int, steps: int, threads: int | None) 
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TQDM_DISABLE": "1",
            **({"BENCH_THREADS": str(threads)} if threads else {})}
     r = subprocess.run([str(PEER_PY), str(REPO / "benchmarks" / "sae_saelens.py"), str(npy), "--arch", arch,
-                        "--batch", str(batch), "--steps", str(steps), "--lr", "3e-3", "--l1", "0.1", "--k", "4"],
+                        "--batch", str(batch), "--steps", str(steps), "--lr", "3e-3", "--l1", "0.1", "--k", "4",
+                        "--dead-window", str(max(1, DEAD_AFTER // batch))],
                        capture_output=True, text=True, env=env)
     if r.returncode != 0:
         raise SystemExit(f"SAELens run failed:\n{r.stderr[-3000:]}")
@@ -70,7 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="threads for both sides")
     p.add_argument("--batches", default="256,4096")
     p.add_argument("--archs", default="relu,topk")
-    p.add_argument("--activations", type=int, default=51200, help="activations per S-step measurement")
+    p.add_argument("--activations", type=int, default=204800, help="activations per S-step measurement")
     args = p.parse_args(argv)
     if args.threads:
         flag = "--xla_cpu_multi_thread_eigen=false" if args.threads == 1 else ""
@@ -87,7 +96,8 @@ def main(argv=None) -> int:
         if PEER_PY.exists() else "missing"
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; jax {jax.__version__}; "
           f"sae-lens, torch: {peer_version}; threads: {args.threads or 'default'}")
-    print("data: 65536 Sharkey activations (d=256); SAE: 1024 latents; Adam lr 3e-3; ReLU: L1 0.1; TopK: k=4, AuxK")
+    print("data: 65536 Sharkey activations (d=256); SAE: 1024 latents; Adam lr 3e-3; ReLU: L1 0.1; TopK: k=4, AuxK "
+          f"k_aux={K_AUX}, dead after {DEAD_AFTER} inputs without firing (both sides)")
     print(f"\n{'arch':5s} {'batch':>6s} {'steps S':>8s} | {'ours act/s':>12s} {'SAELens act/s':>14s} {'ratio':>6s} | "
           f"{'ours S-call incl. compile':>26s}")
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,7 +34,8 @@ class Minibatches:
         return self.acts[torch.randint(0, self.acts.shape[0], (self.batch,), generator=self.gen)]
 
 
-def run(acts: np.ndarray, arch: str, latents: int, batch: int, steps: int, lr: float, l1: float, k: int) -> dict:
+def run(acts: np.ndarray, arch: str, latents: int, batch: int, steps: int, lr: float, l1: float, k: int,
+        dead_window: int) -> dict:
     if os.environ.get("BENCH_THREADS"):
         torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
     torch.manual_seed(0)
@@ -46,7 +47,8 @@ def run(acts: np.ndarray, arch: str, latents: int, batch: int, steps: int, lr: f
         sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=d, d_sae=latents, k=k, aux_loss_coefficient=1 / 32,
                                                     device="cpu"))
     cfg = SAETrainerConfig(total_training_samples=steps * batch, train_batch_size_samples=batch, lr=lr, lr_end=lr,
-                           device="cpu", logger=LoggingConfig(log_to_wandb=False), n_batches_for_norm_estimate=10)
+                           device="cpu", logger=LoggingConfig(log_to_wandb=False), n_batches_for_norm_estimate=10,
+                           dead_feature_window=dead_window)
     trainer = SAETrainer(cfg=cfg, sae=sae, data_provider=Minibatches(torch.from_numpy(acts), batch))
     t0 = time.perf_counter()
     trainer.fit()
@@ -63,9 +65,10 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--l1", type=float, default=0.1)
     p.add_argument("--k", type=int, default=4)
+    p.add_argument("--dead-window", type=int, default=1000, help="steps without firing before a latent is dead")
     a = p.parse_args()
     acts = np.load(a.acts).astype(np.float32)
-    print("RESULT" + json.dumps(run(acts, a.arch, a.latents, a.batch, a.steps, a.lr, a.l1, a.k)))
+    print("RESULT" + json.dumps(run(acts, a.arch, a.latents, a.batch, a.steps, a.lr, a.l1, a.k, a.dead_window)))
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def fit_topk(model: S.TopKSAE, batch_fn, data_key, data=None, *, steps: int, lr:
         return S.topk_loss(nnx.merge(graphdef, q), x, since > dead_after, k_aux, aux_coef)
 
     def count_silence(p, since, loss_value, aux, x, t):
-        fired = jnp.any(aux[1] != 0, axis=0)
+        fired = aux[1]
         return p, jnp.where(fired, 0, since + x.shape[0]), {"loss": loss_value, "n_dead": jnp.sum(since > dead_after)}
 
     objective = fit.Objective(loss=loss, optimizer=optax.adam(lr), batch=batch_fn, after_update=count_silence)

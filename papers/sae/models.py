@@ -90,15 +90,27 @@ def topk_relu(pre, k: int):
 def topk_loss(model: TopKSAE, x, dead_mask, k_aux: int, aux_coef: float = 1.0 / 32.0):
     """||x - x_hat||^2 + aux_coef * ||e - e_hat||^2, with e = x - x_hat and e_hat the decoder (no bias) applied to
     the top-k_aux pre-activations among dead latents (Gao et al. Section 2.4 / A.2). ``dead_mask``: (n_latents,)
-    bool. Without dead latents the auxiliary term is zero."""
-    pre = model.pre_activations(x)
-    z = topk_relu(pre, model.k)
-    x_hat = model.decode(z)
+    bool. Returns (loss, (x_hat, fired)), ``fired`` (n_latents,) bool: the latents active for some input.
+
+    Sparse, as Gao et al. Section 5.3 / Appendix D: the dense pre-activations only choose each input's k latents
+    (top_k passes no gradient through the choice); the k values are recomputed from the gathered encoder columns and
+    decoded from the gathered decoder rows, so the decoder and both weight gradients cost k*d per input instead of
+    n_latents*d. Without dead latents the auxiliary term is zero and is not computed (lax.cond), as in SAELens."""
+    w_enc, w_dec, b_pre = model.w_enc[...], model.w_dec[...], model.b_pre[...]
+    xc = x - b_pre
+    _, idx = jax.lax.top_k(jax.lax.stop_gradient(xc @ w_enc), model.k)                 # (batch, k)
+    vals = jax.nn.relu(jnp.einsum("bd,bkd->bk", xc, jnp.take(w_enc.T, idx, axis=0)))
+    x_hat = jnp.einsum("bk,bkd->bd", vals, jnp.take(w_dec, idx, axis=0)) + b_pre
     mse = jnp.mean(jnp.sum((x - x_hat) ** 2, -1))
-    masked = jnp.where(dead_mask, pre, -jnp.inf)
-    z_aux = jnp.where(dead_mask, topk_relu(jnp.where(jnp.isfinite(masked), masked, -1e30), k_aux), 0.0)
-    e = jax.lax.stop_gradient(x - x_hat)
-    e_hat = z_aux @ model.w_dec[...]
-    aux = jnp.mean(jnp.sum((e - e_hat) ** 2, -1))
-    aux = jnp.where(jnp.any(dead_mask), aux, 0.0)
-    return mse + aux_coef * aux, (x_hat, z)
+
+    def auxk(_):
+        pre = xc @ w_enc
+        # with at most k_aux dead latents the top k_aux among them are all of them: no top_k needed (same values)
+        z_aux = jax.lax.cond(jnp.sum(dead_mask) <= k_aux, lambda: jnp.where(dead_mask, jax.nn.relu(pre), 0.0),
+                             lambda: jnp.where(dead_mask, topk_relu(jnp.where(dead_mask, pre, -1e30), k_aux), 0.0))
+        e = jax.lax.stop_gradient(x - x_hat)
+        return jnp.mean(jnp.sum((e - z_aux @ w_dec) ** 2, -1))
+
+    aux = jax.lax.cond(jnp.any(dead_mask), auxk, lambda _: jnp.zeros((), mse.dtype), None)
+    fired = jnp.zeros(w_dec.shape[0], jnp.int32).at[idx.ravel()].add((vals > 0).ravel().astype(jnp.int32)) > 0
+    return mse + aux_coef * aux, (x_hat, fired)

@@ -2,6 +2,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from papers.sae import models as S
@@ -39,6 +40,31 @@ def test_auxk_is_zero_without_dead_latents_and_trains_dead_ones():
     g_dead = np.abs(np.asarray(grads.w_dec[...]))[16:].sum()
     grads_none = nnx.grad(lambda mod: S.topk_loss(mod, x, none_dead, k_aux=8)[0])(m)
     assert g_dead > np.abs(np.asarray(grads_none.w_dec[...]))[16:].sum()
+
+
+def _dense_topk_loss(model, x, dead_mask, k_aux, aux_coef=1.0 / 32.0):
+    """The AuxK loss written densely (every latent decoded, the AuxK term always computed): the reference."""
+    pre = model.pre_activations(x)
+    z = S.topk_relu(pre, model.k)
+    x_hat = model.decode(z)
+    z_aux = jnp.where(dead_mask, S.topk_relu(jnp.where(dead_mask, pre, -1e30), k_aux), 0.0)
+    aux = jnp.mean(jnp.sum((jax.lax.stop_gradient(x - x_hat) - z_aux @ model.w_dec[...]) ** 2, -1))
+    return jnp.mean(jnp.sum((x - x_hat) ** 2, -1)) + aux_coef * jnp.where(jnp.any(dead_mask), aux, 0.0), z
+
+
+@pytest.mark.parametrize("n_dead", [0, 5, 20])     # none; fewer than k_aux; more
+def test_sparse_topk_loss_equals_the_dense_loss_and_gradients(n_dead):
+    m = S.TopKSAE(8, 32, 4, rngs=nnx.Rngs(params=0))
+    m.b_pre[...] = 0.1 * jax.random.normal(jax.random.key(3), (8,))
+    x = jax.random.normal(jax.random.key(1), (64, 8))
+    dead = jnp.arange(32) < n_dead
+    (loss, (x_hat, fired)), g = nnx.value_and_grad(lambda mod: S.topk_loss(mod, x, dead, k_aux=8), has_aux=True)(m)
+    (ref, z), g_ref = nnx.value_and_grad(lambda mod: _dense_topk_loss(mod, x, dead, k_aux=8), has_aux=True)(m)
+    np.testing.assert_allclose(loss, ref, rtol=1e-6)
+    np.testing.assert_allclose(x_hat, m.decode(z), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(fired, np.any(np.asarray(z) != 0, 0))
+    for name in ("w_enc", "w_dec", "b_pre"):
+        np.testing.assert_allclose(getattr(g, name)[...], getattr(g_ref, name)[...], rtol=1e-5, atol=1e-6)
 
 
 def test_relu_sae_loss_and_decoder_projection():
