@@ -7,7 +7,7 @@ Shapes: u, delta (batch, L, D_inner); A (D_inner, N); B, C (batch, L, N); D (D_i
 All forms compute in float32 (the paper keeps the scan in fp32) and are tested equal to a NumPy loop.
 
 - ``sequential``: one ``lax.scan`` step per position, with a hand-written reverse-scan backward; it keeps the
-  states (batch, L, D_inner, N) for the backward, as autodiff would.
+  states (L, batch, D_inner, N) for the backward, as autodiff would.
 - ``associative``: ``lax.associative_scan`` over (a_t, b_t) with (a_i, b_i) o (a_j, b_j) = (a_j a_i, a_j b_i + b_j);
   materialises (batch, L, D_inner, N).
 - ``chunked``: sequential over chunks, associative inside each chunk; memory per chunk only.
@@ -32,17 +32,18 @@ def _f32(*xs):
 
 
 def _sequential_forward(u, delta, A, B, C, D):
-    """Forward pass as one ``lax.scan`` over time; also returns the states (L, batch, d, n) for the backward."""
+    """Forward pass as one ``lax.scan`` over time; also returns, for the backward, the state *before* each step,
+    h_{t-1} (L, batch, d, n): the backward needs h_{t-1} and rebuilds h_t from it with the same arithmetic."""
     batch, _, d_inner = u.shape
     h0 = jnp.zeros((batch, d_inner, A.shape[-1]), jnp.float32)
 
     def step(h, xs):
         u_t, dt_t, B_t, C_t = xs  # (b, d), (b, d), (b, n), (b, n)
-        h = jnp.exp(dt_t[..., None] * A) * h + (dt_t * u_t)[..., None] * B_t[:, None, :]
-        return h, (h, jnp.einsum("bdn,bn->bd", h, C_t))
+        h_new = jnp.exp(dt_t[..., None] * A) * h + (dt_t * u_t)[..., None] * B_t[:, None, :]
+        return h_new, (h, jnp.einsum("bdn,bn->bd", h_new, C_t))
 
-    _, (hs, y) = jax.lax.scan(step, h0, tuple(jnp.swapaxes(x, 0, 1) for x in (u, delta, B, C)))
-    return jnp.swapaxes(y, 0, 1) + u * D, (u, delta, A, B, C, D, hs)
+    _, (h_prev, y) = jax.lax.scan(step, h0, tuple(jnp.swapaxes(x, 0, 1) for x in (u, delta, B, C)))
+    return jnp.swapaxes(y, 0, 1) + u * D, (u, delta, A, B, C, D, h_prev)
 
 
 def _sequential_backward(res, gy):
@@ -50,29 +51,34 @@ def _sequential_backward(res, gy):
 
         g_t = gy_t C_t + exp(delta_{t+1} A) g_{t+1},
 
-    from which every input's gradient at step t follows locally (1.4x faster than autodiff of the forward scan
-    on a 2-core CPU at B=32, L=272, D=128, N=16: see benchmarks/bench_scan.py).
+    from which every input's gradient at step t follows locally. exp(delta_t A) is computed once per step and
+    carried to the step before; h_t is rebuilt from the stored h_{t-1} (bit-identical to the forward's: the same
+    operations), so the forward stores one array and nothing is copied. Faster than autodiff of the forward scan and
+    than the earlier form of this function that recomputed both exponentials and shifted a copy of the states
+    (benchmarks/bench_scan.py, bench_mamba_peer.py); the gradients are bit-identical to that earlier form's.
     """
-    u, delta, A, B, C, D, hs = res
+    u, delta, A, B, C, D, h_prev = res
     sw = lambda x: jnp.swapaxes(x, 0, 1)  # noqa: E731  batch-major <-> time-major
-    dt_next = jnp.concatenate([delta[:, 1:], jnp.zeros_like(delta[:, :1])], axis=1)
-    h_prev = jnp.concatenate([jnp.zeros_like(hs[:1]), hs[:-1]], axis=0)
 
     def step(carry, xs):
-        g, g_A = carry
-        gy_t, C_t, dtn_t, dt_t, u_t, B_t, hp_t, h_t = xs
-        g = gy_t[..., None] * C_t[:, None, :] + jnp.exp(dtn_t[..., None] * A) * g
-        g_dA = g * hp_t * jnp.exp(dt_t[..., None] * A)  # dLoss / d(delta_t A), elementwise
+        g, a_next, g_A = carry
+        gy_t, C_t, dt_t, u_t, B_t, hp_t = xs
+        g = gy_t[..., None] * C_t[:, None, :] + a_next * g
+        a_t = jnp.exp(dt_t[..., None] * A)
+        h_t = a_t * hp_t + (dt_t * u_t)[..., None] * B_t[:, None, :]
+        g_dA = g * hp_t * a_t  # dLoss / d(delta_t A), elementwise
         g_hB = jnp.einsum("bdn,bn->bd", g, B_t)
         g_dt = jnp.einsum("bdn,dn->bd", g_dA, A) + g_hB * u_t
         g_A = g_A + jnp.einsum("bdn,bd->dn", g_dA, dt_t)
         g_B = jnp.einsum("bdn,bd->bn", g, dt_t * u_t)
         g_C = jnp.einsum("bdn,bd->bn", h_t, gy_t)
-        return (g, g_A), (g_hB * dt_t, g_dt, g_B, g_C)
+        return (g, a_t, g_A), (g_hB * dt_t, g_dt, g_B, g_C)
 
-    init = (jnp.zeros(hs.shape[1:], jnp.float32), jnp.zeros_like(A))
-    xs = tuple(sw(x) for x in (gy, C, dt_next, delta, u, B)) + (h_prev, hs)
-    (_, g_A), (g_u, g_dt, g_B, g_C) = jax.lax.scan(step, init, xs, reverse=True)
+    zeros = jnp.zeros(h_prev.shape[1:], jnp.float32)
+    # after the last step g = 0, so the carried exponential there only multiplies zero
+    init = (zeros, jnp.ones_like(zeros), jnp.zeros_like(A))
+    xs = tuple(sw(x) for x in (gy, C, delta, u, B)) + (h_prev,)
+    (_, _, g_A), (g_u, g_dt, g_B, g_C) = jax.lax.scan(step, init, xs, reverse=True)
     return sw(g_u) + gy * D, sw(g_dt), g_A, sw(g_B), sw(g_C), jnp.einsum("bld,bld->d", gy, u)
 
 
