@@ -98,3 +98,21 @@ class Checkpointer:
 
     def close(self):
         self.manager.close()
+
+
+def restore_group(ckpts: list[Checkpointer], states: list, config_hash: str | None = None):
+    """Seeds trained side by side, one Checkpointer each: the latest step that *every* seed holds (a kill between two
+    seeds' saves leaves the earlier step), and each seed's state and metadata there. Returns (step, states, metas);
+    (0, states, None) when some seed has no checkpoint. With ``config_hash``, a checkpoint written with another
+    config is refused, naming it."""
+    common = set.intersection(*(set(c.steps()) for c in ckpts)) if ckpts else set()
+    if not common:
+        return 0, states, None
+    step = max(common)
+    restored = [c.restore(step, s) for c, s in zip(ckpts, states)]
+    for c, (_, meta) in zip(ckpts, restored):
+        if config_hash is not None and meta.get("config_hash") != config_hash:
+            raise CheckpointError(f"checkpoint {c.directory / str(step)} was written with another config (hash "
+                                  f"{meta.get('config_hash')}, now {config_hash}); delete its run directory to start "
+                                  "that seed over with the new config")
+    return step, [s for s, _ in restored], [m for _, m in restored]

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from repro import fit, parallel, seeding
 from repro import config as rconfig
 from repro.progress import Progress
-from repro.checkpoint import Checkpointer, CheckpointError
+from repro.checkpoint import Checkpointer, CheckpointError, restore_group
 
 
 @dataclasses.dataclass
@@ -159,19 +159,9 @@ def fit_tasks(tasks: list[Task], cfg: dict, seeds: list[int], run_dirs: list[Pat
                         optimizer=task.optimizer, batch=lambda key, _: task.batch(key))
     states = [obj.init(params, rest) for _, params, rest in parts]
     ckpts = [Checkpointer(Path(d) / "checkpoints", keep=tc.get("keep_checkpoints", 2)) for d in run_dirs]
-    histories, wall_before, start = [[] for _ in seeds], 0.0, 0
-    common = set.intersection(*(set(c.steps()) for c in ckpts))
-    if common:
-        start = max(common)
-        restored = [c.restore(start, s) for c, s in zip(ckpts, states)]
-        for c, (_, meta) in zip(ckpts, restored):
-            if meta.get("config_hash") != config_hash:
-                raise CheckpointError(f"checkpoint {c.directory / str(start)} was written with another config (hash "
-                                      f"{meta.get('config_hash')}, now {config_hash}); delete its run directory to "
-                                      "start that seed over with the new config")
-        states = [s for s, _ in restored]
-        histories = [meta["history"] for _, meta in restored]
-        wall_before = restored[0][1]["wall_time_s"]
+    start, states, metas = restore_group(ckpts, states, config_hash)
+    histories = [m["history"] for m in metas] if metas else [[] for _ in seeds]
+    wall_before = metas[0]["wall_time_s"] if metas else 0.0
     log_every, total = tc["log_every"], tc["steps"]
     eval_every = tc.get("eval_every") or total
     t0 = time.perf_counter()

@@ -26,7 +26,7 @@ from flax import nnx
 from papers.gnn import models
 from papers.gnn.graph_ops import NodeGraph
 from repro import fit, seeding
-from repro.checkpoint import Checkpointer
+from repro.checkpoint import Checkpointer, restore_group
 
 BIG = 1e30  # "infinite" best loss, finite so that checkpoints stay finite
 
@@ -157,14 +157,9 @@ class NodeTrainer:
         two seeds' saves leaves the earlier one), so a killed group ends with the numbers of an uninterrupted one."""
         t_cfg = self.cfg["train"]
         states = [self.init(s) for s in seeds]
-        histories, wall, start = [[] for _ in seeds], 0.0, 0
-        common = set.intersection(*(set(c.steps()) for c in ckpts)) if ckpts else set()
-        if common:
-            start = max(common)
-            restored = [c.restore(start, s) for c, s in zip(ckpts, states)]
-            states = [r[0] for r in restored]
-            histories = [r[1]["history"] for r in restored]
-            wall = restored[0][1]["wall_time_s"]
+        start, states, metas = restore_group(ckpts or [], states)
+        histories = [m["history"] for m in metas] if metas else [[] for _ in seeds]
+        wall = metas[0]["wall_time_s"] if metas else 0.0
 
         def on_chunk(step, state, rows, seconds):
             rows = jax.device_get(rows)
