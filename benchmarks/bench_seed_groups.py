@@ -41,14 +41,10 @@ def tasks_for(paper: str, cfg: dict, seeds: list[int]):
 def chunk_seconds(tasks, seeds, steps: int, repeats: int) -> float:
     """Median seconds of one compiled chunk of ``steps`` steps for these seeds side by side (one seed: unbatched)."""
     import jax
-    from flax import nnx
 
     from repro import fit, seeding
-    parts = [nnx.split(t.model, nnx.Param, ...) for t in tasks]
-    graphdef, task = parts[0][0], tasks[0]
-    obj = fit.Objective(loss=lambda p, batch, rest: task.loss(nnx.merge(graphdef, p, rest), batch),
-                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key))
-    states = [obj.init(p, r) for _, p, r in parts]
+    from repro.train import group_objective
+    _, obj, states = group_objective(tasks)
     keys = [seeding.key(s, "data") for s in seeds]
     batched = len(seeds) > 1
     state, key = (fit.stack(states), fit.stack(keys)) if batched else (states[0], keys[0])

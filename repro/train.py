@@ -139,6 +139,17 @@ def fit_task(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, prog
     return final, history
 
 
+def group_objective(tasks: list[Task]):
+    """The objective of seeds trained side by side (the first task's loss, optimiser and batches; every task has the
+    same model structure) and each seed's initial state. The model's non-parameter state rides in ``extra``, so that
+    it is per seed too. Returns (graphdef, objective, states)."""
+    parts = [nnx.split(t.model, nnx.Param, ...) for t in tasks]
+    graphdef, task = parts[0][0], tasks[0]
+    obj = fit.Objective(loss=lambda p, batch, rest: task.loss(nnx.merge(graphdef, p, rest), batch),
+                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key))
+    return graphdef, obj, [obj.init(params, rest) for _, params, rest in parts]
+
+
 def fit_tasks(tasks: list[Task], cfg: dict, seeds: list[int], run_dirs: list[Path], trackers=None,
               progress: bool = False, stop_after: int | None = None):
     """Several seeds' Tasks (same config, so the same model structure) trained side by side in one compiled program:
@@ -152,12 +163,8 @@ def fit_tasks(tasks: list[Task], cfg: dict, seeds: list[int], run_dirs: list[Pat
     if str(tc.get("devices", 1)) not in ("1", "None"):
         raise rconfig.ConfigError("seeds side by side run on one device: set train.devices=1 or train them one "
                                   "after another (--group 1)")
-    parts = [nnx.split(t.model, nnx.Param, ...) for t in tasks]
-    graphdef, task = parts[0][0], tasks[0]
-    # the model's non-parameter state rides in ``extra``, so that it is per seed too
-    obj = fit.Objective(loss=lambda p, batch, rest: task.loss(nnx.merge(graphdef, p, rest), batch),
-                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key))
-    states = [obj.init(params, rest) for _, params, rest in parts]
+    graphdef, obj, states = group_objective(tasks)
+    task = tasks[0]
     ckpts = [Checkpointer(Path(d) / "checkpoints", keep=tc.get("keep_checkpoints", 2)) for d in run_dirs]
     start, states, metas = restore_group(ckpts, states, config_hash)
     histories = [m["history"] for m in metas] if metas else [[] for _ in seeds]
