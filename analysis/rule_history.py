@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from repro.config import safe_load
+
 UNCOMMITTED, UNKNOWN = "uncommitted", "unknown"
 
 
@@ -41,7 +43,7 @@ def _history(root: str, rel: str) -> tuple:
     for c in (log or "").split():
         text = _git(Path(root), "show", f"{c}:{rel}")
         try:
-            data = yaml.safe_load(text or "") or {}
+            data = safe_load(text or "") or {}
             claims = {x["id"]: digest(x) for x in data.get("claims") or [] if isinstance(x, dict) and "id" in x}
         except (yaml.YAMLError, TypeError, KeyError, AttributeError):
             claims = {}

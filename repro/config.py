@@ -24,12 +24,18 @@ class ConfigError(ValueError):
     """A configuration problem, with a message that names the thing and the fix."""
 
 
+def safe_load(text: str):
+    """yaml.safe_load through libyaml's parser when PyYAML has it (the same constructor and resolver, so the same
+    objects; the pure-Python parser made each `snakemake` command spend seconds reading the papers' YAML)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load_yaml(path: Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = safe_load(path.read_text())
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML ({e})") from e
     if not isinstance(data, dict):
@@ -125,7 +131,7 @@ def parse_overrides(items: list[str]) -> dict:
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        value = yaml.safe_load(raw)
+        value = safe_load(raw)
         if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
             value = float(value)  # YAML 1.1 reads 2e-4 (no dot) as a string
         node[parts[-1]] = value

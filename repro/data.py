@@ -11,6 +11,8 @@ refused with its name and the command that restores it.
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import hashlib
 import os
 import re
@@ -18,8 +20,6 @@ import shutil
 import sys
 import urllib.request
 from pathlib import Path
-
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = REPO / "data" / "registry.yaml"
@@ -30,7 +30,14 @@ class DataError(RuntimeError):
 
 
 def registry() -> dict:
-    return yaml.safe_load(REGISTRY.read_text())
+    return copy.deepcopy(_parsed(REGISTRY.read_text()))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(text: str) -> dict:
+    """The registry parsed once per content (the workflow asks for it once per experiment)."""
+    from repro.config import safe_load
+    return safe_load(text)
 
 
 def entry(name: str) -> dict:

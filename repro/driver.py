@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from repro import config as rconfig
 from repro import compile_cache, export, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
@@ -38,7 +36,7 @@ def claim_ids(paper_dir: Path, experiment: str) -> list[str]:
     if not path.exists():
         return []
     out = []
-    for c in (yaml.safe_load(path.read_text()) or {}).get("claims", []):
+    for c in (rconfig.safe_load(path.read_text()) or {}).get("claims", []):
         rule = c.get("rule") or {}
         used = set(c.get("experiments") or []) | set(rule.get("better") or []) | set(rule.get("worse") or [])
         if experiment in used:
