@@ -1,13 +1,15 @@
 """Our selective scan (JAX) against mambapy's (PyTorch, CPU), same inputs, same machine, in one run (issue 6, item 4).
 
     make bench-mamba-peer          # builds .venv-mambapy (torch CPU + mambapy) once, then runs this
-    .venv/bin/python benchmarks/bench_mamba_peer.py [--lengths 256,1024,4096] [--threads 2]
+    .venv/bin/python benchmarks/bench_mamba_peer.py [--lengths 256,1024,4096] [--threads 1]
 
 Shapes: batch 8, d_inner 128, d_state 16 (a D=64 Mamba layer), lengths from --lengths. Ours: papers/mamba/selective_scan
 with the method ``auto`` picks on this backend (and every method with --all-methods); mambapy: its parallel scan
 (``pscan``, the package default) and its sequential loop. Forward and forward+backward (gradient of sum(y * probe)
-with respect to every input), median seconds per call after warm-up/compilation. The outputs are checked equal
-(max abs difference printed). Ratio = mambapy time / ours: above 1, ours is faster.
+with respect to every input), median seconds per call after warm-up/compilation. The outputs and every input's
+gradient are compared (max abs difference of y; the largest over the six inputs of max|dg| / max|g|). Both sides get
+the same threads (--threads N: XLA's intra-op threads and torch's and OpenMP's; default 1, as the workflow's jobs
+run, and what a 2-core machine gives each of two jobs). Ratio = mambapy time / ours: above 1, ours is faster.
 """
 from __future__ import annotations
 
@@ -59,14 +61,14 @@ def time_ours(data: dict, method: str, repeats: int):
             jax.block_until_ready(fn(*args))
             times.append(time.perf_counter() - t0)
         out[name] = statistics.median(times)
-    return out, fwd(*args)
+    return out, fwd(*args), bwd(*args)
 
 
 def time_peer(npz: Path, mode: str, repeats: int, threads):
     if not PEER_PY.exists():
         raise SystemExit(f"{PEER_PY} is missing: build it with `make bench-mamba-peer` (or python3.11 -m venv "
                          ".venv-mambapy && .venv-mambapy/bin/pip install -r benchmarks/requirements-mambapy.txt)")
-    env = {**os.environ, **({"BENCH_THREADS": str(threads)} if threads else {})}
+    env = {**os.environ, **{v: str(threads) for v in ("BENCH_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}}
     r = subprocess.run([str(PEER_PY), str(REPO / "benchmarks" / "scan_mambapy.py"), str(npz), "--mode", mode,
                         "--repeats", str(repeats)], capture_output=True, text=True, env=env)
     if r.returncode != 0:
@@ -77,10 +79,12 @@ def time_peer(npz: Path, mode: str, repeats: int, threads):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lengths", default="256,1024,4096")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1, help="threads for both sides")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--all-methods", action="store_true")
     args = p.parse_args(argv)
+    flag = "--xla_cpu_multi_thread_eigen=false " if args.threads == 1 else ""
+    os.environ["XLA_FLAGS"] = f"{flag}intra_op_parallelism_threads={args.threads}"
     import jax
     import numpy as np
 
@@ -91,9 +95,10 @@ def main(argv=None) -> int:
                            "print(m.version('mambapy'), torch.__version__)"], capture_output=True,
                           text=True).stdout.strip() if PEER_PY.exists() else "missing"
     print(f"# selective scan, ours (JAX {jax.__version__}, {jax.default_backend()}) vs mambapy, torch: {peer}; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; batch 8, d_inner 128, N 16")
+          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores; {args.threads} thread(s) each side; "
+          "batch 8, d_inner 128, N 16")
     print(f"{'L':>6} {'ours':>12} {'peer':>14} | {'fwd ms ours':>11} {'peer':>9} {'ratio':>6} | "
-          f"{'fwd+bwd ms ours':>15} {'peer':>9} {'ratio':>6} | max|dy|")
+          f"{'fwd+bwd ms ours':>15} {'peer':>9} {'ratio':>6} | max|dy|  grad rel")
     with tempfile.TemporaryDirectory() as tmp:
         for length in (int(x) for x in args.lengths.split(",")):
             data = inputs(length)
@@ -104,13 +109,16 @@ def main(argv=None) -> int:
                     continue                      # a Python loop over time: minutes at 4096
                 theirs = time_peer(npz, mode, args.repeats, args.threads)
                 y_peer = np.load(str(npz).replace(".npz", f".{mode}.y.npy"))
+                g_peer = np.load(str(npz).replace(".npz", f".{mode}.grads.npz"))
                 for method in methods:
-                    ours, y = time_ours(data, method, args.repeats)
+                    ours, y, grads = time_ours(data, method, args.repeats)
                     diff = float(np.max(np.abs(np.asarray(y) - y_peer)))
+                    gdiff = max(float(np.max(np.abs(np.asarray(g) - g_peer[k])) / np.max(np.abs(g_peer[k])))
+                                for k, g in zip(("u", "delta", "A", "B", "C", "D"), grads))
                     print(f"{length:>6} {method:>12} {'mambapy-' + mode:>14} | {ours['forward'] * 1e3:11.2f} "
                           f"{theirs['forward'] * 1e3:9.2f} {theirs['forward'] / ours['forward']:5.1f}x | "
                           f"{ours['backward'] * 1e3:15.2f} {theirs['backward'] * 1e3:9.2f} "
-                          f"{theirs['backward'] / ours['backward']:5.1f}x | {diff:.1e}", flush=True)
+                          f"{theirs['backward'] / ours['backward']:5.1f}x | {diff:.1e}  {gdiff:.1e}", flush=True)
     return 0
 
 

@@ -4,7 +4,8 @@
 
 Calls mambapy.mamba.MambaBlock.selective_scan (the parallel scan, ``pscan``) or selective_scan_seq (a Python loop
 over time) on a block whose d_inner and d_state match the inputs; prints RESULT {"forward": s, "backward": s}
-with the median seconds per call of the forward and of forward+backward (the gradient of sum(y * probe)).
+with the median seconds per call of the forward and of forward+backward (the gradient of sum(y * probe)); writes
+the output and every input's gradient beside the .npz for the comparison. Threads: BENCH_THREADS (torch and OpenMP).
 """
 import argparse
 import json
@@ -25,6 +26,7 @@ def main():
     args = p.parse_args()
     if os.environ.get("BENCH_THREADS"):
         torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
+        torch.set_num_interop_threads(int(os.environ["BENCH_THREADS"]))
     data = np.load(args.npz)
     t = {k: torch.from_numpy(data[k]) for k in ("u", "delta", "A", "B", "C", "D", "probe")}
     d_inner, n = t["A"].shape
@@ -54,6 +56,8 @@ def main():
         out[name] = statistics.median(times)
     y = forward().numpy()
     np.save(args.npz.replace(".npz", f".{args.mode}.y.npy"), y)
+    backward()
+    np.savez(args.npz.replace(".npz", f".{args.mode}.grads.npz"), **{k: g.grad.numpy() for k, g in grads.items()})
     print("RESULT" + json.dumps(out))
 
 
