@@ -25,7 +25,9 @@ HERE = Path(__file__).resolve().parent
 def one_vs_four(paper, tmp_path):
     env = {
         **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        # one thread per device, as every job runs: 4 devices on 2 cores do not fight over them
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4 --xla_cpu_multi_thread_eigen=false "
+                     "intra_op_parallelism_threads=1",
         "JAX_PLATFORMS": "cpu",
         "REPRO_TRACKING": "off",
     }

@@ -22,7 +22,7 @@ def test_ui_shows_verification_and_training_runs_side_by_side(tmp_path, monkeypa
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     from papers.mamba.experiment import PAPER_DIR, workload
     from repro.driver import run
-    run(PAPER_DIR, workload, "s4-mamba", "smoke", 3, ["train.steps=10", "train.log_every=5",
+    run(PAPER_DIR, workload, "s4-mamba", "smoke", 3, ["train.steps=10", "train.log_every=10",
         "train.eval_every=10", "train.checkpoint_every=10"], run_dir=tmp_path / "run", progress=False)
     report = json.loads(
         (REPO / "results" / "mamba" / "cpu" / "claims.json").read_text()

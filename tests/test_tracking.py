@@ -14,7 +14,7 @@ def test_run_is_logged_with_its_tags(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     from papers.mamba.experiment import PAPER_DIR, workload
     from repro.driver import run
-    run(PAPER_DIR, workload, "s4-mamba", "smoke", 3, ["train.steps=10", "train.log_every=5",
+    run(PAPER_DIR, workload, "s4-mamba", "smoke", 3, ["train.steps=10", "train.log_every=10",
         "train.eval_every=10", "train.checkpoint_every=10"], run_dir=tmp_path / "run", progress=False)
     assert tracking.tracking_uri() == f"sqlite:///{tmp_path / 'results' / 'mlflow.db'}"
     import mlflow
@@ -55,9 +55,9 @@ def test_every_tracked_run_ends_in_a_final_state_and_a_task_that_cannot_be_built
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     from papers.mamba.experiment import PAPER_DIR, workload
     from repro import driver as cli
-    small = ["train.steps=10", "train.log_every=5", "train.eval_every=10", "train.checkpoint_every=5"]
+    small = ["train.steps=20", "train.log_every=10", "train.eval_every=10", "train.checkpoint_every=10"]
     assert not cli.run(PAPER_DIR, workload, "s4-mamba", "smoke", 4, small, run_dir=tmp_path / "run",
-                       progress=False, stop_after=5)
+                       progress=False, stop_after=10)
 
     def broken(cfg):
         raise ValueError("model.kind 'transformerz' is not one of: mamba, s4")

@@ -12,7 +12,9 @@ from repro.driver import run
 
 pytestmark = pytest.mark.integration   # trains through the run driver: not in `make test-fast`
 
-SMOKE = ["train.steps=20", "train.log_every=5", "train.eval_every=10", "train.checkpoint_every=5"]
+# the smoke scale's own chunk of 10 steps: the same compiled programs as the smoke workflow's jobs (one compilation
+# for the suite, through the shared cache of tests/conftest.py)
+SMOKE = ["train.steps=30", "train.log_every=10", "train.eval_every=10", "train.checkpoint_every=10"]
 
 
 def smoke_run(run_dir, experiment="s6-mamba", seed=0, overrides=(), stop_after=None):
@@ -43,7 +45,7 @@ def test_same_seed_same_metrics_and_outputs(tmp_path):
         assert (tmp_path / "a" / name).exists()
     written = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert {"accuracy", "loss", "steps", "wall_time_s", "n_params", "seed", "config_hash"} <= set(written)
-    assert written["steps"] == 20 and written["n_params"] > 0
+    assert written["steps"] == 30 and written["n_params"] > 0
     # the final parameters are exported in a stable file: the same bytes for the same seed (repro/export.py)
     assert written["final_params_sha256"] == b["final_params_sha256"] == export.sha256(tmp_path / "a" / export.FILENAME)
     c = smoke_run(tmp_path / "c", seed=1)
@@ -53,17 +55,17 @@ def test_same_seed_same_metrics_and_outputs(tmp_path):
 @pytest.mark.parametrize("experiment", ["s6-mamba", "s4-no-gate"])
 def test_stopped_and_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path, experiment):
     whole = smoke_run(tmp_path / "whole", experiment)
-    assert smoke_run(tmp_path / "parts", experiment, stop_after=10) is None
+    assert smoke_run(tmp_path / "parts", experiment, stop_after=20) is None
     assert not (tmp_path / "parts" / "metrics.json").exists()
-    assert sorted(p.name for p in (tmp_path / "parts" / "checkpoints").iterdir() if p.name.isdigit()) == ["10", "5"]
+    assert sorted(p.name for p in (tmp_path / "parts" / "checkpoints").iterdir() if p.name.isdigit()) == ["10", "20"]
     resumed = smoke_run(tmp_path / "parts", experiment)
     assert comparable(resumed) == comparable(whole)
     assert strip_rate(history(tmp_path / "parts")) == strip_rate(history(tmp_path / "whole"))
 
 
 def test_corrupted_checkpoint_fails_with_path_and_fix(tmp_path):
-    smoke_run(tmp_path, stop_after=10)
-    step_dir = tmp_path / "checkpoints" / "10"
+    smoke_run(tmp_path, stop_after=20)
+    step_dir = tmp_path / "checkpoints" / "20"
     for f in (step_dir / "state").rglob("*"):
         if f.is_file():
             f.write_bytes(b"\x00garbage" * 7)
@@ -73,7 +75,7 @@ def test_corrupted_checkpoint_fails_with_path_and_fix(tmp_path):
     assert str(step_dir) in msg and "corrupt" in msg and "delete" in msg
     # the fix it names works: removing the damaged step resumes from the one before
     shutil.rmtree(step_dir)
-    assert smoke_run(tmp_path)["steps"] == 20
+    assert smoke_run(tmp_path)["steps"] == 30
 
 
 def test_resuming_with_another_config_is_refused(tmp_path):
@@ -95,9 +97,9 @@ def test_seeds_side_by_side_equal_each_seed_alone_and_a_killed_group_resumes_exa
     def group(name, stop_after=None):
         return driver.run_group(work, PAPER_DIR, cfg, seeds, [tmp_path / name / f"seed{s}" for s in seeds],
                                 track=False, stop_after=stop_after)
-    assert group("parts", stop_after=10) == {0: None, 1: None, 2: None}
+    assert group("parts", stop_after=20) == {0: None, 1: None, 2: None}
     assert all(sorted(p.name for p in (tmp_path / "parts" / f"seed{s}" / "checkpoints").iterdir()
-                      if p.name.isdigit()) == ["10", "5"] for s in seeds)
+                      if p.name.isdigit()) == ["10", "20"] for s in seeds)
     resumed, whole = group("parts"), group("whole")
     keys = ("accuracy", "loss", "train_loss", "steps", "n_params", "final_params_sha256", "trained_with_seeds")
     for s in seeds:
