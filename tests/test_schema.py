@@ -21,7 +21,7 @@ def test_every_experiment_fits_the_papers_schema_at_every_scale(paper):
 
 
 @pytest.mark.parametrize("setting,named", [
-    ("model.kind=transformerz", "model.kind: input should be 'mamba', 'no_gate', 'attention' or 's4_classifier'"),
+    ("model.kind=transformerz", "model.kind: input should be 'mamba', 'no_gate', 'h3', 'attention' or 's4_classifier'"),
     ("train.lr=-0.1", "train.lr: input should be greater than 0"),
     ("model.dropout=1.5", "model.dropout: input should be less than or equal to 1"),
     ("task.test_lengths=[64,0]", "task.test_lengths.1: input should be greater than 0"),

@@ -1,10 +1,12 @@
-"""The two architectures of Mamba Table 1, each taking an inner SSM layer (S4D or S6).
+"""The three architectures of Mamba Table 1, each taking an inner sequence layer (S4D, S6 or Hyena's long convolution).
 
 - ``MambaBlock`` (Mamba, Figure 3): in_proj d -> 2 d_inner (x, z); causal depthwise conv1d (k=4) -> SiLU -> SSM;
   multiply by SiLU(z); out_proj.
 - ``NoGateBlock``: the SSM layer with no multiplicative branch and no convolution: in_proj d -> d_inner, SSM,
   SiLU, out_proj.
-Both sit in a pre-norm residual stack (``model.SequenceModel``).
+- ``H3Block`` (H3 paper, Algorithm 1; papers/mamba/h3.py): q, k, v projections d -> d; q * inner(shift_ssm(k) * v);
+  out_proj.
+Each sits in a pre-norm residual stack (``model.SequenceModel``).
 """
 from __future__ import annotations
 
@@ -14,11 +16,14 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from papers.mamba.h3 import ShiftSSM
+from papers.mamba.hyena import HyenaFilter
 from papers.mamba.s4d import S4D
 from papers.mamba.s6 import S6
 
-LAYERS = ("s4", "s6")
-ARCHITECTURES = ("no_gate", "mamba")
+LAYERS = ("s4", "s6", "hyena")
+ARCHITECTURES = ("no_gate", "mamba", "h3")
+SHIFT_STATE = 64     # H3's shift SSM: a causal convolution over the last 64 tokens (the H3 code's d_state)
 
 
 def inner_layer(kind: str, channels: int, cfg: dict, rngs: nnx.Rngs):
@@ -26,6 +31,8 @@ def inner_layer(kind: str, channels: int, cfg: dict, rngs: nnx.Rngs):
         return S6(channels, n_state=cfg["d_state"], scan_method=cfg["scan_method"], rngs=rngs)
     if kind == "s4":
         return S4D(channels, n_state=cfg["s4_state"], init=cfg["s4_init"], rngs=rngs)
+    if kind == "hyena":
+        return HyenaFilter(channels, rngs=rngs)
     raise ValueError(f"unknown inner layer {kind!r}; valid: {', '.join(LAYERS)}")
 
 
@@ -79,7 +86,21 @@ class NoGateBlock(nnx.Module):
         return self.out_proj(jax.nn.silu(self.ssm(self.in_proj(x))))
 
 
-BLOCKS = {"mamba": MambaBlock, "no_gate": NoGateBlock}
+class H3Block(nnx.Module):
+    """H3 with head dimension 1 (H3 paper, Section 3.1): width d_model, no expansion."""
+
+    def __init__(self, d_model: int, layer: str, cfg: dict, n_layer: int, *, rngs: nnx.Rngs):
+        self.in_proj = nnx.Linear(d_model, 3 * d_model, use_bias=False, rngs=rngs)      # W_Q, W_K, W_V
+        self.shift = ShiftSSM(d_model, SHIFT_STATE, rngs=rngs)
+        self.ssm = inner_layer(layer, d_model, cfg, rngs)
+        self.out_proj = _out_proj(d_model, d_model, n_layer, rngs)
+
+    def __call__(self, x):
+        q, k, v = jnp.split(self.in_proj(x), 3, axis=-1)
+        return self.out_proj(q * self.ssm(self.shift(k) * v))
+
+
+BLOCKS = {"mamba": MambaBlock, "no_gate": NoGateBlock, "h3": H3Block}
 
 
 def make_block(arch: str, d_model: int, layer: str, cfg: dict, n_layer: int, rngs: nnx.Rngs):

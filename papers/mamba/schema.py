@@ -31,8 +31,8 @@ class Task(Section):
 
 
 class Model(Section):
-    kind: Literal["mamba", "no_gate", "attention", "s4_classifier"]
-    layer: Literal["s6", "s4"]
+    kind: Literal["mamba", "no_gate", "h3", "attention", "s4_classifier"]
+    layer: Literal["s6", "s4", "hyena"]
     d_model: Positive
     layers: Positive
     expand: Positive
