@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from papers.mamba.causal_conv import causal_taps
 from papers.mamba.h3 import ShiftSSM
 from papers.mamba.hyena import HyenaFilter
 from papers.mamba.s4d import S4D
@@ -39,7 +40,7 @@ def inner_layer(kind: str, channels: int, cfg: dict, rngs: nnx.Rngs):
 class CausalDepthwiseConv(nnx.Module):
     """y_t = b + sum_k w_k * x_{t-k}, per channel: Mamba's short convolution (d_conv = 4) before the SSM.
 
-    Written as K shifted multiply-adds; XLA's grouped convolution is several times slower on CPU.
+    Written as K shifted multiply-adds (causal_conv.causal_taps).
     """
 
     def __init__(self, channels: int, width: int, *, rngs: nnx.Rngs):
@@ -47,12 +48,8 @@ class CausalDepthwiseConv(nnx.Module):
         self.weight = nnx.Param(jax.random.uniform(rngs.params(), (width, channels), minval=-bound, maxval=bound))
         self.bias = nnx.Param(jax.random.uniform(rngs.params(), (channels,), minval=-bound, maxval=bound))
 
-    def __call__(self, x):  # (batch, L, channels)
-        width, length = self.weight.shape[0], x.shape[1]
-        padded = jnp.pad(x, ((0, 0), (width - 1, 0), (0, 0)))
-        # weight[k] multiplies x_{t-k}
-        return self.bias[...] + sum(self.weight[k] * padded[:, width - 1 - k: width - 1 - k + length]
-                                    for k in range(width))
+    def __call__(self, x):  # (batch, L, channels); weight[k] multiplies x_{t-k}
+        return self.bias[...] + causal_taps(x, self.weight[...])
 
 
 def _out_proj(d_inner: int, d_model: int, n_layer: int, rngs: nnx.Rngs):

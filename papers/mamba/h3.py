@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from papers.mamba.causal_conv import causal_taps
+
 
 class ShiftSSM(nnx.Module):
     """The shift SSM of H channels with an m-dimensional state: y_t = sum_{j<m} C_j k_{t-j} + D k_t."""
@@ -27,9 +29,7 @@ class ShiftSSM(nnx.Module):
 
     def __call__(self, k):
         """k: (batch, L, H). The convolution view: shifted multiply-adds."""
-        m, length = self.C.shape[0], k.shape[1]
-        padded = jnp.pad(k, ((0, 0), (m - 1, 0), (0, 0)))
-        return sum(self.C[j] * padded[:, m - 1 - j: m - 1 - j + length] for j in range(m)) + self.D[...] * k
+        return causal_taps(k, self.C[...]) + self.D[...] * k
 
     def recurrent(self, k):
         """The same map as the state-space recurrence x_t = S x_{t-1} + e_1 k_t, y_t = C . x_t + D k_t (S: the

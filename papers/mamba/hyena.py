@@ -22,21 +22,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-
-def causal_conv_fft(u, h):
-    """y_t = sum_{s<=t} h_s u_{t-s}: u (batch, L, H), h (L, H); zero-padded to 2L so the FFT's circular
-    convolution is the linear one."""
-    length = u.shape[1]
-    n_fft = 2 * length
-    y = jnp.fft.irfft(jnp.fft.rfft(u, n=n_fft, axis=1) * jnp.fft.rfft(h, n=n_fft, axis=0), n=n_fft, axis=1)
-    return y[:, :length]
-
-
-def causal_conv_direct(u, h):
-    """The same convolution written out (for tests): O(L^2)."""
-    length = u.shape[1]
-    padded = jnp.pad(u, ((0, 0), (length - 1, 0), (0, 0)))
-    return sum(h[s] * padded[:, length - 1 - s: 2 * length - 1 - s] for s in range(length))
+from papers.mamba.causal_conv import causal_conv_fft
 
 
 class Sin(nnx.Module):

@@ -16,6 +16,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from papers.mamba.causal_conv import causal_conv_fft
+
 INITS = ("lin", "inv", "real")
 
 
@@ -65,10 +67,7 @@ class S4D(nnx.Module):
         """u: (batch, L, H) -> (batch, L, H) by FFT convolution."""
         u = u.astype(jnp.float32)
         length = u.shape[1]
-        k = self.kernel(length)
-        n_fft = 2 * length
-        y = jnp.fft.irfft(jnp.fft.rfft(u, n=n_fft, axis=1) * jnp.fft.rfft(k.T, n=n_fft, axis=0), n=n_fft, axis=1)
-        return y[:, :length] + u * self.D[...]
+        return causal_conv_fft(u, self.kernel(length).T) + u * self.D[...]
 
     def recurrent(self, u):
         """The same map run as a recurrence (the recurrent view); used for tests and step-by-step inference."""

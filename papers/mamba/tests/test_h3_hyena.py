@@ -8,7 +8,9 @@ from flax import nnx
 
 from papers.mamba import blocks
 from papers.mamba.h3 import ShiftSSM
-from papers.mamba.hyena import HyenaFilter, causal_conv_direct, causal_conv_fft
+from papers.mamba.causal_conv import causal_conv_fft
+from papers.mamba.causal_conv import causal_taps as causal_conv_direct
+from papers.mamba.hyena import HyenaFilter
 from papers.mamba.model import SequenceModel
 
 BLOCK_CFG = {"expand": 2, "d_conv": 4, "d_state": 4, "s4_state": 8, "s4_init": "lin", "scan_method": "sequential"}
