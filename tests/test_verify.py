@@ -8,7 +8,8 @@ from repro import export, runio
 
 BASIS = "{reported: 'paper: T1', tolerance: 'our choice: a test'}"
 VALUES = {"s4-no-gate": [18.0, 18.5, 18.2], "s6-no-gate": [96.0, 97.5, 97.0],
-          "s4-mamba": [70.0, 71.0, 69.0], "s6-mamba": [99.7, 99.8, 99.9]}
+          "s4-mamba": [70.0, 71.0, 69.0], "s6-mamba": [99.7, 99.8, 99.9], "h3-s4": [57.0, 56.5, 57.5],
+          "h3-hyena": [30.0, 30.5, 29.8], "h3-s6": [99.6, 99.7, 99.8], "mamba-hyena": [28.4, 28.0, 28.8]}
 
 
 def fake_runs(results, values):
@@ -49,7 +50,7 @@ def test_verdicts_from_runs(tmp_path, monkeypatch):
     assert v["selective-copying-s6-mamba"] == "reproduced"
     assert v["selective-copying-s4-mamba"] == "not reproduced"      # 70 vs 56.4 +- 5
     assert v["selection-matters-more-than-architecture"] == "holds"
-    assert v["selective-copying-h3-s6"] == "not run"
+    assert v["selective-copying-h3-s6"] == v["selective-copying-hyena-mamba"] == "reproduced"
     assert v["induction-mamba-16384"] == "reproduced" and v["induction-mamba-32768"] == "not run"
     assert v["induction-mha-abs-2x"] == "reproduced" and v["induction-mha-rope-2x"] == "not reproduced"
     assert v["induction-mha-abs-1x"] == "reproduced"
