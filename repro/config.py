@@ -18,6 +18,8 @@ from pathlib import Path
 import yaml
 
 SCALES = ("smoke", "cpu", "full")
+# a scale's keys: its seed design and the settings it overrides (for all experiments, and per experiment)
+SCALE_KEYS = ("seeds", "overrides", "experiments")
 
 
 class ConfigError(ValueError):
@@ -51,7 +53,12 @@ def load_paper_config(path: Path) -> dict:
     for name, scale in cfg["scales"].items():
         if name not in SCALES:
             raise ConfigError(f"{path}: scale {name!r} is not one of {', '.join(SCALES)}")
-        _check_seeds(path, name, (scale or {}).get("seeds"))
+        scale = scale or {}
+        unknown = set(scale) - set(SCALE_KEYS)
+        if unknown:
+            raise ConfigError(f"{path}: scales.{name} has unknown key {sorted(unknown)[0]!r}; valid: "
+                              f"{', '.join(SCALE_KEYS)}")
+        _check_seeds(path, name, scale.get("seeds"))
         for exp in (scale.get("experiments") or {}):
             if exp not in cfg["experiments"]:
                 raise ConfigError(f"{path}: scales.{name}.experiments names unknown experiment {exp!r}; valid: "

@@ -57,6 +57,10 @@ def test_malformed_paper_config(tmp_path):
         rc.load_paper_config(bad)
     with pytest.raises(rc.ConfigError, match="file not found"):
         rc.load_paper_config(tmp_path / "missing.yaml")
+    # a misspelt scale key would otherwise be ignored: the scale would run with its settings silently dropped
+    bad.write_text("paper: x\nbase: {}\nexperiments: {}\nscales: {cpu: {seeds: [0], overides: {}}}\n")
+    with pytest.raises(rc.ConfigError, match="scales.cpu has unknown key 'overides'; valid: seeds, overrides"):
+        rc.load_paper_config(bad)
 
 
 def test_config_hash_is_stable_and_sensitive():

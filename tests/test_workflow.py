@@ -29,7 +29,7 @@ def test_bare_command_runs_the_smoke_workflow_and_writes_verdicts(workdir, monke
     report = json.loads((workdir / "results/mamba/smoke/claims.json").read_text())
     assert report["scale"] == "smoke" and report["evidence"] is False
     verdicts = {c["id"]: c["verdict"] for c in report["claims"]}
-    assert len(verdicts) == 34
+    assert len(verdicts) == 40
     assert all(verdicts[f"selective-copying-{e}"] != "not run" for e in ("h3-s4", "hyena-h3", "h3-s6", "hyena-mamba"))
     # induction heads at smoke scale: trained at 32, tested at 32, 64, 512; attention stops at 256; the rest of
     # Table 2 not run; attention's claims at 1x, 2x, 4x its training length (4x = 128 is not tested)
@@ -55,7 +55,7 @@ def test_bare_command_runs_the_smoke_workflow_and_writes_verdicts(workdir, monke
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{workdir / 'results/mlflow.db'}")
     mlflow.set_tracking_uri(f"sqlite:///{workdir / 'results/mlflow.db'}")
     runs = mlflow.search_runs(experiment_names=["mamba"])
-    assert (runs["tags.kind"] == "claim").sum() == 34
+    assert (runs["tags.kind"] == "claim").sum() == 40
     assert set(runs.loc[runs["tags.experiment"].notna(), "tags.experiment"]) == {
         "s4-no-gate", "s6-no-gate", "s4-mamba", "s6-mamba", "h3-s4", "h3-hyena", "h3-s6", "mamba-hyena",
         "induction-mamba", "induction-mha-abs", "induction-mha-rope", "timing-mamba", "timing-mha"}
