@@ -114,6 +114,12 @@ def _record(name: str, sums: dict) -> None:
     REGISTRY.write_text(head + sep + block + tail)
 
 
+def url(ent: dict, filename: str) -> str:
+    """A file's canonical URL: ``base_url`` + ``url_path`` (default ``{file}``; ``{stem}`` is the name without its
+    extension, for sources that keep each file in a folder of its own name)."""
+    return ent["base_url"] + ent.get("url_path", "{file}").format(file=filename, stem=Path(filename).stem)
+
+
 def fetch(name: str, root: Path | None = None, mirror: Path | None = None, record: bool = False) -> list[Path]:
     """Fetch every file of ``name``; a file with no recorded md5 is refused unless ``record`` (trust on first use:
     its md5 is then written into the registry)."""
@@ -135,7 +141,7 @@ def fetch(name: str, root: Path | None = None, mirror: Path | None = None, recor
         if target.exists() and md5(target) == expected:
             out.append(target)
             continue
-        source = (Path(mirror) / name / filename) if mirror else ent["base_url"] + filename
+        source = (Path(mirror) / name / filename) if mirror else url(ent, filename)
         tmp = target.with_name(f".{filename}.part{os.getpid()}")
         try:
             if mirror:
