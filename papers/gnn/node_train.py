@@ -48,6 +48,16 @@ class Stop(NamedTuple):
     last_train_acc: jax.Array
 
 
+def gcn_rule(epoch, val_loss, val_hist, window: int):
+    """Kipf & Welling's stopping test (tkipf/gcn, gcn/train.py), for epoch ``epoch`` (0-based) whose validation loss
+    (cross-entropy plus the L2 term, as their ``model.loss``) is ``val_loss``:
+    ``epoch > early_stopping and cost_val[-1] > np.mean(cost_val[-(early_stopping + 1):-1])``. ``val_hist`` holds
+    the previous ``window`` losses (zeros before there are so many: the test is off until then). Returns (stop, the
+    history with this epoch's loss appended)."""
+    stop = (epoch > window) & (val_loss > jnp.mean(val_hist))
+    return stop, jnp.concatenate([val_hist[1:], val_loss[None]])
+
+
 def _masked_ce(logits, labels, mask):
     ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
     return jnp.sum(ce * mask) / jnp.sum(mask)
@@ -101,9 +111,7 @@ class NodeTrainer:
         """Evaluate the updated weights and advance the stopping rule (t = s.epoch: the loop's step while active)."""
         g, t = batch[0], s.epoch
         ev = self._evaluate(new_params, g)
-        # gcn rule: compare with the mean of the previous `window` losses (L2 included)
-        stop_gcn = (t > self.window) & (ev["val_loss_l2"] > jnp.mean(s.val_hist))
-        val_hist = jnp.concatenate([s.val_hist[1:], ev["val_loss_l2"][None]])
+        stop_gcn, val_hist = gcn_rule(t, ev["val_loss_l2"], s.val_hist, self.window)
         # gat rule
         acc_up, loss_down = ev["val_acc"] >= s.acc_max, ev["val_loss"] <= s.loss_min
         any_up, both_up = acc_up | loss_down, acc_up & loss_down

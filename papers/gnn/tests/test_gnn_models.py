@@ -10,7 +10,7 @@ from flax import nnx
 
 from papers.gnn import graph_ops as ops
 from papers.gnn import models
-from papers.gnn.node_train import NodeTrainer
+from papers.gnn.node_train import NodeTrainer, gcn_rule
 from repro.checkpoint import Checkpointer
 
 # a 5-node graph: a path 0-1-2-3 plus an isolated node 4
@@ -145,6 +145,36 @@ def test_gcn_rule_stops_when_val_loss_exceeds_the_window_mean():
         assert t > 3 and losses[t] > np.mean(losses[t - 3:t])
     for u in range(4, t):                        # and it did not stop earlier
         assert not losses[u] > np.mean(losses[u - 3:u])
+
+
+def authors_stop_epoch(cost_val_sequence, epochs=200, early_stopping=10):
+    """tkipf/gcn's gcn/train.py loop, restated (its validation cost is model.loss: cross-entropy + L2)."""
+    cost_val = []
+    for epoch in range(epochs):
+        cost_val.append(cost_val_sequence[epoch])
+        if epoch > early_stopping and cost_val[-1] > np.mean(cost_val[-(early_stopping + 1):-1]):
+            return epoch
+    return epochs - 1
+
+
+@pytest.mark.parametrize("shape", ["falling", "noisy", "rising-early", "u-shaped"])
+def test_gcn_rule_stops_at_the_epoch_the_authors_loop_stops(shape):
+    rng = np.random.default_rng(["falling", "noisy", "rising-early", "u-shaped"].index(shape))
+    t = np.arange(200, dtype=np.float64)
+    losses = {"falling": 2.0 * np.exp(-t / 50) + 0.5, "noisy": 1.0 + 0.05 * rng.standard_normal(200),
+              "rising-early": 1.0 + 0.01 * t + 0.001 * rng.standard_normal(200),
+              "u-shaped": (t / 100 - 0.8) ** 2 + 0.002 * rng.standard_normal(200)}[shape].astype(np.float32)
+
+    def body(hist, x):
+        epoch, loss = x
+        stop, hist = gcn_rule(epoch, loss, hist, 10)
+        return hist, stop
+
+    _, stops = jax.lax.scan(body, jnp.zeros(10, jnp.float32), (jnp.arange(200), jnp.asarray(losses)))
+    ours = int(np.argmax(np.asarray(stops))) if np.asarray(stops).any() else 199
+    assert ours == authors_stop_epoch(losses.tolist())
+    if shape == "rising-early":
+        assert ours == 11                   # the first epoch the test may fire: epoch > 10 (0-based)
 
 
 @pytest.mark.integration
