@@ -2,7 +2,8 @@
 in every ``moe.every``-th block (Switch: every other one), a mixture of experts (layer.py).
 
 FLOP matching (Switch Section 2, Fig. 4): each expert is the dense FFN's shape with d_ff / k hidden units, so a token
-routed to k experts costs what the dense FFN costs (plus the router). The training loss is the next-token
+routed to k experts costs what the dense FFN costs (plus the router); ``moe.flop_matched: false`` gives each expert
+the full d_ff, as Switch Table 1's top-2 MoE-Base (more FLOPs per token). The training loss is the next-token
 cross-entropy plus every MoE layer's auxiliary losses; the training step's gating noise comes from the data stream
 key of that step, so a resumed run draws the same noise.
 """
@@ -34,7 +35,7 @@ def make_ffn_factory(cfg: dict):
             return MLP(d, d_ff // d, rngs=rngs)
         return MoEFFN(
             d,
-            d_ff // e["k"],
+            d_ff // e["k"] if e["flop_matched"] else d_ff,
             e["experts"],
             rngs=rngs,
             k=e["k"],

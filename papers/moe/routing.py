@@ -59,16 +59,20 @@ def expert_counts(experts, n_experts: int):
 
 
 def switch_balance_loss(routing: Routing, n_experts: int):
-    """Switch eq. 4: N * sum_i f_i * P_i, without the alpha (the caller scales it).
+    """Switch eq. 4: N * sum_i f_i * P_i, without the alpha (the caller scales it), computed per group of tokens and
+    averaged over the groups, as Switch and Mesh-TensorFlow compute it (the groups are the leading axes of
+    ``routing``; (tokens, k) is one group). Per group, because capacity is per group: two groups with opposite
+    imbalances would score a perfect 1 if pooled.
 
     f_i is the fraction of token-choices that go to expert i, every chosen expert counted, divided by tokens * k: so
     the loss is 1 at perfectly uniform routing for any k (some implementations leave out the 1/k and get k). f_i
     carries no gradient (it is a count); P_i, the mean router probability, does.
     """
-    counts = jax.lax.stop_gradient(expert_counts(routing.experts, n_experts))
-    f = counts / jnp.sum(counts)
-    p = jnp.mean(routing.probs.reshape(-1, n_experts), axis=0)
-    return n_experts * jnp.sum(f * p)
+    choices = jax.nn.one_hot(routing.experts, n_experts, dtype=jnp.float32)          # (..., tokens, k, E)
+    counts = jax.lax.stop_gradient(jnp.sum(choices, axis=(-3, -2)))                  # (..., E)
+    f = counts / jnp.sum(counts, axis=-1, keepdims=True)
+    p = jnp.mean(routing.probs, axis=-2)                                              # (..., E)
+    return n_experts * jnp.mean(jnp.sum(f * p, axis=-1))
 
 
 def z_loss(logits):

@@ -24,6 +24,7 @@ class Moe(Section):
     experts: NonNegative                       # 0: the dense model
     every: Positive
     k: Positive
+    flop_matched: bool                         # experts d_ff / k wide (Switch Fig. 4); false: d_ff (Table 1)
     router: Literal["softmax", "noisy"]
     capacity_factor: PositiveFloat
     dropless: bool

@@ -46,6 +46,16 @@ def test_balance_loss_is_n_when_collapsed_and_gradient_flows_through_probs_only(
     np.testing.assert_allclose(g[:, 1:], 0.0)
 
 
+def test_balance_loss_is_per_group_so_opposite_imbalances_do_not_cancel():
+    # two groups of 4 tokens, 2 experts: group 0 all on expert 0, group 1 all on expert 1 (router probabilities 0.9)
+    experts = jnp.array([[0, 0, 0, 0], [1, 1, 1, 1]])[..., None]
+    probs = jnp.stack([jnp.tile(jnp.array([0.9, 0.1]), (4, 1)), jnp.tile(jnp.array([0.1, 0.9]), (4, 1))])
+    r = R.Routing(experts, jnp.ones((2, 4, 1)), probs, jnp.zeros((2, 4, 2)))
+    assert float(R.switch_balance_loss(r, 2)) == pytest.approx(1.8, rel=1e-6)       # 2 * (1 * 0.9) in each group
+    pooled = R.Routing(experts.reshape(8, 1), jnp.ones((8, 1)), probs.reshape(8, 2), jnp.zeros((8, 2)))
+    assert float(R.switch_balance_loss(pooled, 2)) == pytest.approx(1.0, rel=1e-6)  # pooled it would look perfect
+
+
 def test_z_loss():
     logits = jnp.array([[0.0, 0.0], [jnp.log(3.0), 0.0]])
     expected = np.mean([np.log(2.0) ** 2, np.log(4.0) ** 2])

@@ -33,11 +33,13 @@ def results(tmp_path, monkeypatch):
 
 
 def test_moe_is_flop_matched_and_only_every_other_block_is_moe():
-    for exp, k in (("switch-e8", 1), ("top2-e8", 2)):
+    # switch-e8 and noisy-e8 (top-2) are FLOP-matched: each expert d_ff / k; top2-e8 is Switch Table 1's MoE-Base,
+    # whose two experts per token are each the dense FFN's size
+    for exp, width in (("switch-e8", 64), ("noisy-e8", 32), ("top2-e8", 64)):
         model = M.build_model(cfg_for(exp), CORPUS.vocab_size, 0)
         kinds = [type(b.ffn).__name__ for b in model.blocks]
         assert kinds == ["MLP", "MoEFFN"]
-        assert model.blocks[1].ffn.w_up.shape == (8, 16, 64 // k)   # each expert: d_ff / k hidden units
+        assert model.blocks[1].ffn.w_up.shape == (8, 16, width)
     dense = M.build_model(cfg_for("dense"), CORPUS.vocab_size, 0)
     assert [type(b.ffn).__name__ for b in dense.blocks] == ["MLP", "MLP"]
 
