@@ -18,6 +18,25 @@ def test_topk_keeps_exactly_k_and_relu():
         assert np.allclose(row, expect)
 
 
+def test_an_all_zero_input_fires_only_where_the_pre_bias_makes_a_pre_activation_positive():
+    """Gao et al.'s TopK (their released code): ReLU on the k kept pre-activations, the pre-bias subtracted before the
+    encoder. An all-zero input has pre-activations -b_pre W_enc: at b_pre = 0 nothing fires; with a learned b_pre the
+    latents whose -b_pre W_enc is positive fire (at most k), in their code as in ours."""
+    m = S.TopKSAE(8, 32, 2, rngs=nnx.Rngs(params=0))
+    zero = jnp.zeros((3, 8))
+    _, z = m(zero)
+    assert not np.asarray(z).any()                                   # b_pre = 0: pre-activations 0, ReLU(0) = 0
+    m.b_pre[...] = jnp.full((8,), 0.5)
+    pre = np.asarray(m.pre_activations(zero))[0]
+    _, z = m(zero)
+    fired = np.flatnonzero(np.asarray(z)[0])
+    assert 0 < len(fired) <= 2 and (pre[fired] > 0).all()
+    assert set(fired) == set(np.argsort(pre)[-2:][pre[np.argsort(pre)[-2:]] > 0])
+    m.w_enc[...] = jnp.abs(m.w_enc[...])                               # now every -b_pre . w_enc_i < 0: the k kept
+    assert (np.asarray(m.pre_activations(zero)) < 0).all()             # are negative and the ReLU zeroes them
+    assert not np.asarray(m(zero)[1]).any()
+
+
 def test_topk_sae_tied_init_and_sparsity():
     m = S.TopKSAE(8, 32, 4, rngs=nnx.Rngs(params=0))
     assert np.allclose(m.w_enc[...], m.w_dec[...].T)
