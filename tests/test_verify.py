@@ -66,7 +66,7 @@ def test_verdicts_from_runs(tmp_path, monkeypatch):
     assert set(order["values"]) == set(VALUES) - {"h3-hyena", "mamba-hyena"} and order["sequential"]["n_seeds"] == 3
     assert order["target"] == "our choice" and order["rule_status"]["run_commits"] == ["c0ffee"]
     assert saved["claims"][0]["target"] == "paper, our band"
-    assert "deviation" in saved["claims"][0] and "scatter region 64" in saved["claims"][0]["deviation"]
+    assert "deviation" in saved["claims"][0] and "scatter region 512" in saved["claims"][0]["deviation"]
     assert (tmp_path / "mamba" / "cpu" / "claims.csv").read_text().count("\n") == 41
 
 
