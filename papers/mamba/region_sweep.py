@@ -9,7 +9,8 @@ no-gate rows of Table 1 (S4 and S6 as the inner layer, the rest of the model equ
 cpu scale's settings otherwise, plus the paper's learning rate (1e-4) at one length to show what it reaches in the
 cpu step budget. Each run is a normal run of papers/mamba/experiment.py (same code, checkpoints, resume) under
 results/mamba/sweeps/; a killed sweep resumes. The table (one row per run: final validation accuracy, %) and the
-figure go to results/mamba/cpu/sweeps/region_length.{csv,png}, committed with the verdicts.
+figure go to results/mamba/cpu/sweeps/region_length.{csv,png}, each run's validation curve to
+region_length_curves.csv, committed with the verdicts.
 """
 from __future__ import annotations
 
@@ -63,6 +64,18 @@ def table(root: Path, runs, steps) -> list[dict]:
     return rows
 
 
+def curves(root: Path, runs, steps) -> list[dict]:
+    """Each run's validation accuracy at every evaluation (from its history.csv)."""
+    out = []
+    for e, n, lr, s in sorted(runs):
+        with open(run_dir(root, e, n, lr, s, steps) / "history.csv") as fh:
+            for h in csv.DictReader(fh):
+                if h.get("eval_accuracy"):
+                    out.append({"experiment": e, "region_length": n, "lr": lr, "seed": s, "step": int(float(h["step"])),
+                                "accuracy": round(float(h["eval_accuracy"]), 3)})
+    return out
+
+
 def draw(rows: list[dict], path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -107,10 +120,11 @@ def main(argv=None) -> int:
     rows = table(root, runs, args.steps)
     out = root / OUT
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "region_length.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    for name, table_rows in (("region_length.csv", rows), ("region_length_curves.csv", curves(root, runs, args.steps))):
+        with open(out / name, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(table_rows[0]))
+            w.writeheader()
+            w.writerows(table_rows)
     draw(rows, out / "region_length.png")
     print(f"wrote {out / 'region_length.csv'} and {out / 'region_length.png'}")
     return 0
