@@ -14,11 +14,14 @@ def missing_reason(name: str) -> str | None:
 
 
 def blocked_experiments(paper_cfg: dict, scale: str) -> dict:
-    """{experiment: why it cannot run} for experiments whose ``data.registry`` data set can be neither used nor
-    fetched with a recorded checksum, or whose ``data.tfds`` data set is not prepared (the workflow skips them; their
-    claims say ``not run`` with the reason)."""
-    out = {}
+    """{experiment: why it cannot run} for experiments the scale skips (``scales.<s>.skip``, with the reason), whose
+    ``data.registry`` data set can be neither used nor fetched with a recorded checksum, or whose ``data.tfds`` data
+    set is not prepared (the workflow skips them; their claims say ``not run`` with the reason)."""
+    skip = (paper_cfg["scales"].get(scale) or {}).get("skip") or {}
+    out = {e: f"not trained at the {scale} scale: {why}" for e, why in skip.items()}
     for e in paper_cfg["experiments"]:
+        if e in out:
+            continue
         spec = rconfig.resolve(paper_cfg, e, scale).get("data") or {}
         for name in filter(None, (spec.get("registry"), spec.get("tfds"))):
             if data.via_tfds(name) or not (data.data_root() / name / ".fetched").exists():

@@ -18,8 +18,9 @@ from pathlib import Path
 import yaml
 
 SCALES = ("smoke", "cpu", "full")
-# a scale's keys: its seed design and the settings it overrides (for all experiments, and per experiment)
-SCALE_KEYS = ("seeds", "overrides", "experiments")
+# a scale's keys: its seed design, the settings it overrides (for all experiments, and per experiment), and the
+# experiments it does not train, each with the reason (their claims say `not run` with it: repro/availability.py)
+SCALE_KEYS = ("seeds", "overrides", "experiments", "skip")
 
 
 class ConfigError(ValueError):
@@ -59,10 +60,14 @@ def load_paper_config(path: Path) -> dict:
             raise ConfigError(f"{path}: scales.{name} has unknown key {sorted(unknown)[0]!r}; valid: "
                               f"{', '.join(SCALE_KEYS)}")
         _check_seeds(path, name, scale.get("seeds"))
-        for exp in (scale.get("experiments") or {}):
-            if exp not in cfg["experiments"]:
-                raise ConfigError(f"{path}: scales.{name}.experiments names unknown experiment {exp!r}; valid: "
-                                  f"{', '.join(cfg['experiments'])}")
+        for key in ("experiments", "skip"):
+            for exp in (scale.get(key) or {}):
+                if exp not in cfg["experiments"]:
+                    raise ConfigError(f"{path}: scales.{name}.{key} names unknown experiment {exp!r}; valid: "
+                                      f"{', '.join(cfg['experiments'])}")
+        for exp, why in (scale.get("skip") or {}).items():
+            if not isinstance(why, str) or not why.strip():
+                raise ConfigError(f"{path}: scales.{name}.skip.{exp} must say why it is not trained at this scale")
     cfg["_path"] = str(path)
     return cfg
 

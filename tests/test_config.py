@@ -61,6 +61,20 @@ def test_malformed_paper_config(tmp_path):
     bad.write_text("paper: x\nbase: {}\nexperiments: {}\nscales: {cpu: {seeds: [0], overides: {}}}\n")
     with pytest.raises(rc.ConfigError, match="scales.cpu has unknown key 'overides'; valid: seeds, overrides"):
         rc.load_paper_config(bad)
+    bad.write_text("paper: x\nbase: {}\nexperiments: {a: {}}\nscales: {cpu: {seeds: [0], skip: {a: ''}}}\n")
+    with pytest.raises(rc.ConfigError, match="scales.cpu.skip.a must say why it is not trained at this scale"):
+        rc.load_paper_config(bad)
+    bad.write_text("paper: x\nbase: {}\nexperiments: {a: {}}\nscales: {cpu: {seeds: [0], skip: {b: why}}}\n")
+    with pytest.raises(rc.ConfigError, match="scales.cpu.skip names unknown experiment 'b'; valid: a"):
+        rc.load_paper_config(bad)
+
+
+def test_a_skipped_experiment_is_blocked_with_its_reason():
+    from repro.availability import blocked_experiments
+    pcfg = rc.load_paper_config(PAPER)
+    smoke = blocked_experiments(pcfg, "smoke")
+    assert "h3-s6" in smoke and smoke["h3-s6"].startswith("not trained at the smoke scale: the smoke scale trains")
+    assert "h3-hyena" not in smoke and "h3-s6" not in blocked_experiments(pcfg, "cpu")
 
 
 def test_config_hash_is_stable_and_sensitive():

@@ -1,6 +1,6 @@
 """Causal per-channel convolution, y_t = sum_{s<W} w_s x_{t-s}: written out as W shifted multiply-adds (Mamba's
-short convolution, H3's shift SSM; the reference for tests of long ones) and by FFT (S4D's and Hyena's long
-convolutions)."""
+4-tap convolution; the reference for tests of long ones) and by FFT (S4D's and Hyena's long convolutions, H3's
+64-tap shift SSM)."""
 from __future__ import annotations
 
 import jax.numpy as jnp
