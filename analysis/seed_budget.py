@@ -30,8 +30,7 @@ def budget(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
     looks = design["looks"]
     blocked = V.blocked_experiments(pcfg, scale)
     experiments = [e for e in pcfg["experiments"] if e not in blocked]
-    recorded = plan_time.load(results, paper, scale) or {}
-    times = recorded.get("experiments") or {}
+    times = (plan_time.load(results, paper, scale) or {}).get("experiments") or {}
     per = {e: times[e]["seconds_per_seed"] for e in experiments if e in times}
     undecided, more = [], set()
     committed = results / paper / scale / "claims.json"
@@ -46,7 +45,7 @@ def budget(paper_dir: Path, scale: str, results: Path | None = None) -> dict:
     later = sum(per.get(e, 0.0) * (looks[-1] - looks[0]) for e in more)
     return {"paper": paper, "looks": looks, "first_look_s": first, "later_looks_max_s": later,
             "undecided_at_first_look": undecided, "experiments_adding_seeds": sorted(more),
-            "without_a_time": [e for e in experiments if e not in per], "measured_on": recorded.get("machine")}
+            "without_a_time": [e for e in experiments if e not in per]}
 
 
 def main(argv=None) -> int:

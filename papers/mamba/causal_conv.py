@@ -15,8 +15,8 @@ def causal_taps(x, w):
 
 
 def causal_conv_fft(u, h):
-    """The same with a filter as long as the sequence, h: (L, H), by FFT zero-padded to 2L (so the circular
-    convolution is the linear one). O(L log L)."""
+    """The same with a long filter, h: (at most L, H), by FFT zero-padded to 2L (so the circular convolution is the
+    linear one; a shorter filter is zero-padded with the rest). O(L log L)."""
     length = u.shape[1]
     n_fft = 2 * length
     y = jnp.fft.irfft(jnp.fft.rfft(u, n=n_fft, axis=1) * jnp.fft.rfft(h, n=n_fft, axis=0), n=n_fft, axis=1)

@@ -28,11 +28,9 @@ class ShiftSSM(nnx.Module):
         self.D = nnx.Param(jax.random.normal(rngs.params(), (channels,)))     # as the H3 code's ssm_k_D
 
     def __call__(self, k):
-        """k: (batch, L, H). The convolution view, by FFT: C is a causal filter m taps long (cut or zero-padded to L);
+        """k: (batch, L, H). The convolution view, by FFT: C is a causal filter m taps long (cut to L when m > L);
         the m shifted multiply-adds would be a graph m times as large, slow to compile and, at L = 512, to run."""
-        c, length = self.C[...], k.shape[1]
-        c = c[:length] if c.shape[0] >= length else jnp.pad(c, ((0, length - c.shape[0]), (0, 0)))
-        return causal_conv_fft(k, c) + self.D[...] * k
+        return causal_conv_fft(k, self.C[...][:k.shape[1]]) + self.D[...] * k
 
     def recurrent(self, k):
         """The same map as the state-space recurrence x_t = S x_{t-1} + e_1 k_t, y_t = C . x_t + D k_t (S: the
