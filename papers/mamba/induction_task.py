@@ -49,10 +49,18 @@ def attention_bytes(length: int, heads: int, batch: int) -> int:
     return 4 * batch * heads * length * length
 
 
+def eval_size(t: dict, length: int) -> tuple[int, int]:
+    """(examples, batch) of the validation set at ``length``: ``eval_examples`` below ``long_eval_from``, then
+    ``long_eval_examples`` (a recurrent pass over 2^20 tokens is a million sequential steps on a cpu)."""
+    examples = t["eval_examples"] if length < t["long_eval_from"] else t["long_eval_examples"]
+    batch = min(t["eval_batch"], examples)
+    return max(1, examples // batch) * batch, batch
+
+
 def validation_keys(t: dict, length: int):
     """One key per evaluation batch of the fixed validation set at ``length`` (the same for every seed and model)."""
-    n_batches = max(1, t["eval_examples"] // t["eval_batch"])
-    return jax.random.split(induction.validation_key(t["eval_seed"], length), n_batches)
+    examples, batch = eval_size(t, length)
+    return jax.random.split(induction.validation_key(t["eval_seed"], length), examples // batch)
 
 
 def accuracy_at(model, cfg: dict, length: int) -> float:
@@ -60,11 +68,12 @@ def accuracy_at(model, cfg: dict, length: int) -> float:
     last = (jax.jit(recurrent.last_logits) if cfg["model"]["kind"] != "attention"
             else jax.jit(lambda m, x: m(x)[:, -1]))
     keys = validation_keys(t, length)
+    size = eval_size(t, length)[1]
     correct = 0.0
     for key in keys:
-        x, answers = induction.batch(key, t["eval_batch"], length, t["vocab_size"])
+        x, answers = induction.batch(key, size, length, t["vocab_size"])
         correct += float(jnp.sum(jnp.argmax(last(model, x), -1) == answers))
-    return 100.0 * correct / (len(keys) * t["eval_batch"])
+    return 100.0 * correct / (len(keys) * size)
 
 
 def final_metrics(model, cfg: dict) -> dict:

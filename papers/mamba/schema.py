@@ -22,6 +22,8 @@ class Task(Section):
     train_length: Positive                # induction: training length
     test_lengths: list[Positive]          # induction: lengths tested after training
     attention_max_length: Positive
+    long_eval_from: Positive              # induction: from this test length on, the validation set is smaller
+    long_eval_examples: Positive          # induction: ... this many examples (a recurrent pass over 2^20 tokens costs)
     timing_lengths: list[Positive]
     timing_repeats: Positive
     permute: bool                         # sequential MNIST: psMNIST

@@ -49,3 +49,18 @@ def test_recurrent_evaluation_refuses_blocks_it_does_not_implement():
     model = SequenceModel({**CFG, "layer": "s4"}, rngs=nnx.Rngs(params=0))
     with pytest.raises(ValueError, match="S6"):
         recurrent.init_state(model, 1)
+
+
+def test_lengths_from_long_eval_from_on_are_judged_on_the_smaller_validation_set():
+    from papers.mamba import induction_task
+    t = dict(vocab_size=16, eval_examples=8, eval_batch=4, eval_seed=5, long_eval_from=64, long_eval_examples=2,
+             test_lengths=[32, 64], train_length=32, attention_max_length=64)
+    assert induction_task.eval_size(t, 32) == (8, 4) and induction_task.eval_size(t, 64) == (2, 2)
+    assert len(induction_task.validation_keys(t, 32)) == 2 and len(induction_task.validation_keys(t, 64)) == 1
+    model = SequenceModel(CFG, rngs=nnx.Rngs(params=0))
+    out = induction_task.final_metrics(model, {"task": t, "model": CFG})
+    # the answers it scores are those of the first two validation examples at 64 tokens, recurrently
+    x, answers = induction.batch(induction_task.validation_keys(t, 64)[0], 2, 64, 16)
+    right = jnp.argmax(recurrent.last_logits(model, x), -1) == answers
+    assert out["acc_64"] == pytest.approx(100.0 * float(jnp.mean(right))) and out["acc_64"] in (0.0, 50.0, 100.0)
+    assert out["acc_32"] * 8 / 100 == pytest.approx(round(out["acc_32"] * 8 / 100))     # 8 examples at 32 tokens
