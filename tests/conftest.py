@@ -19,3 +19,15 @@ def workdir(tmp_path_factory):
     """A working copy of the repository for one workflow test file (its tests share it, in order)."""
     from repo_copy import copy_repo
     return copy_repo(tmp_path_factory.mktemp("repo"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest tests first: a paper's whole smoke workflow (tests/test_workflow*.py, one to two minutes each),
+    then the other tests that run Snakemake, DVC or a server (marker ``workflow``), then the unit tests; so with one
+    worker per core (``--dist loadfile``) the short tests fill the gaps at the end instead of one worker finishing a
+    two-minute workflow alone. A stable sort: a file's tests keep their order."""
+    def rank(item):
+        if item.path.name.startswith("test_workflow"):
+            return 0
+        return 1 if item.get_closest_marker("workflow") else 2
+    items.sort(key=rank)
