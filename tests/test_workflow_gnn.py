@@ -20,8 +20,10 @@ def test_gnn_smoke_workflow_fetches_data_trains_and_judges(workdir):
     report = json.loads((workdir / "results/gnn/smoke/claims.json").read_text())
     verdicts = {c["id"]: c for c in report["claims"]}
     assert verdicts["gcn-pubmed"]["verdict"] == "not run" and "--record" in verdicts["gcn-pubmed"]["reason"]
-    assert verdicts["gin-mutag"]["verdict"] == "not run"
     run = json.loads((workdir / "results/gnn/runs/gcn-cora/smoke/seed0/metrics.json").read_text())
+    fold = json.loads((workdir / "results/gnn/runs/gin0-mutag/smoke/seed0/metrics.json").read_text())
+    assert verdicts["gin-mutag"]["reproduced"]["values"] == {"0": fold["accuracy"]}    # GIN Table 1: fold 0 of round 0
+    assert verdicts["gin-nci1"]["verdict"] == "not run" and "smoke scale" in verdicts["gin-nci1"]["reason"]
     assert verdicts["gcn-cora"]["reproduced"]["values"] == {"0": run["test_accuracy"]}
     assert verdicts["sum-separates-figure3"]["reproduced"]["values"] == {"0": 100.0}
     assert verdicts["max-fails-figure3"]["reproduced"]["values"] == {"0": 0.0}

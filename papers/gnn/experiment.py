@@ -3,14 +3,16 @@
     python -m papers.gnn.experiment --experiment gcn-cora --scale cpu [--seeds 0,1,2] [--set train.lr=0.02]
 
 The seed loop, run files and tracking are repro/driver.py's; this file builds the workload for a config. A Planetoid
-seed killed mid-training resumes from its last checkpoint; the expressivity runs take seconds and start over.
+seed killed mid-training resumes from its last checkpoint; the expressivity runs take seconds and start over. GIN
+Table 1 (task.kind tu, gin_tu.py): seed k is fold k % 10 of a 10-fold cross-validation round; a round's folds train
+together and its finished grid points are kept beside the runs, so a killed round loses at most one grid point.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from papers.gnn import expressivity_runs, graph_ops, planetoid
+from papers.gnn import expressivity_runs, gin_tu, graph_ops, planetoid
 from papers.gnn.node_train import NodeTrainer
 from repro import config as rconfig
 from repro import driver
@@ -18,7 +20,7 @@ from repro.workload import Function
 from repro.checkpoint import Checkpointer
 
 PAPER_DIR = Path(__file__).parent
-TASKS = ("planetoid", "multisets", "wl_pair", "csl")
+TASKS = ("planetoid", "multisets", "wl_pair", "csl", "tu")
 
 
 class NodeTask:
@@ -52,6 +54,8 @@ def workload(cfg: dict):
     kind = cfg["task"]["kind"]
     if kind == "planetoid":
         return NodeTask(cfg)
+    if kind == "tu":
+        return gin_tu.CVTask(cfg)
     if kind in TASKS:
         return Function(cfg, getattr(expressivity_runs, kind))
     raise rconfig.ConfigError(f"unknown task.kind {kind!r}; valid: {', '.join(TASKS)}")

@@ -2,24 +2,27 @@
 ranges. The resolver refuses anything else before a job starts."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from repro.schema import Fraction, NonNegativeFloat, PaperConfig, Positive, PositiveFloat, Section, Train
 
 
 class Task(Section):
-    kind: Literal["planetoid", "multisets", "wl_pair", "csl"]
+    kind: Literal["planetoid", "multisets", "wl_pair", "csl", "tu"]
     features: Literal["constant", "random", "rwpe"]
     draws: Positive
 
 
 class Data(Section):
-    name: Literal["cora", "citeseer", "pubmed"]
+    name: Literal["cora", "citeseer", "pubmed",                                   # planetoid
+                  "MUTAG", "PTC", "NCI1", "PROTEINS", "IMDBBINARY", "IMDBMULTI"]  # tu (papers/gnn/tu.py)
     registry: str                              # "" for generated data
 
 
 class Model(Section):
-    kind: Literal["gcn", "mlp", "gat"]
+    kind: Literal["gcn", "mlp", "gat", "gin"]
     hidden: Positive                           # gat: per head
     layers: Positive
     residual: bool
@@ -29,6 +32,7 @@ class Model(Section):
     out_heads: Positive
     aggregator: Literal["sum", "mean", "max"]
     random_dim: Positive
+    learn_eps: bool                            # gin: GIN-eps (learned eps per layer) or GIN-0
 
 
 class GnnTrain(Train):
@@ -38,6 +42,25 @@ class GnnTrain(Train):
     stop: Literal["gcn", "gat", "none"]
     window: Positive                           # gcn rule
     patience: Positive                         # gat rule
+    batch_size: Positive                       # tu: graphs per random batch
+
+
+class Search(Section):
+    """GIN Section 7's grid; an empty list: the experiment's own value (model.hidden, train.batch_size,
+    model.dropout)."""
+    hidden: list[Positive]
+    batch_size: list[Positive]
+    dropout: list[Fraction]
+
+
+class CrossValidation(Section):
+    """GIN Table 1's protocol (task.kind tu, papers/gnn/gin_tu.py)."""
+    folds: Annotated[int, Field(ge=2)]
+    epochs: Positive
+    iters_per_epoch: Positive
+    lr_step: Positive                          # StepLR: train.lr times lr_gamma every lr_step epochs
+    lr_gamma: PositiveFloat
+    search: Search
 
 
 class Config(PaperConfig):
@@ -45,3 +68,4 @@ class Config(PaperConfig):
     data: Data
     model: Model
     train: GnnTrain
+    cv: CrossValidation
