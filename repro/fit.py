@@ -9,12 +9,13 @@ as a dead-latent counter or an early-stopping rule's state). Step t does
     params = apply_updates(params, optimizer.update(grads, opt_state, params))
     params, extra, row = objective.after_update(params, extra, loss, aux, batch, t)
 
-and, where ``objective.done(extra)`` holds, the step is a no-op (an early-stopped run's remaining steps). ``data`` (a
-graph, stored activations, feature directions) is a jit argument: an array closed over would be constant-folded
-into the program, which is slow to compile. ``run`` calls one compiled chunk of ``chunk`` steps at a time (no
-per-step Python) and between chunks hands the rows to the caller and saves checkpoints, so a run stopped at a
-checkpoint and started again sees the same batches and ends with the same numbers. With a device mesh the state and
-data are replicated and every batch is split over the devices (repro/parallel.py).
+(or, for batches drawn ahead of time, ``objective.step_batch(data_key, t, data)``: GIN's numpy-drawn batch ids read
+from a schedule in ``data``) and, where ``objective.done(extra)`` holds, the step is a no-op (an early-stopped run's
+remaining steps). ``data`` (a graph, stored activations, feature directions) is a jit argument: an array closed over
+would be constant-folded into the program, which is slow to compile. ``run`` calls one compiled chunk of ``chunk``
+steps at a time (no per-step Python) and between chunks hands the rows to the caller and saves checkpoints, so a run
+stopped at a checkpoint and started again sees the same batches and ends with the same numbers. With a device mesh
+the state and data are replicated and every batch is split over the devices (repro/parallel.py).
 """
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ class Objective:
     # the row is {"loss": loss, **aux}
     after_update: Callable | None = None
     done: Callable[[Any], jax.Array] | None = None   # extra -> bool: from then on every step is a no-op
+    # (data_key, t, data) -> batch, in place of ``batch``: a batch read by step index from a schedule drawn ahead
+    step_batch: Callable[[jax.Array, jax.Array, Any], Any] | None = None
 
     def init(self, params, extra=()) -> FitState:
         return FitState(params, self.optimizer.init(params), extra)
@@ -68,7 +71,9 @@ class Objective:
 def step_fn(objective: Objective, mesh=None):
     def step(state: FitState, t, data_key, data):
         params, opt_state, extra = state
-        batch = parallel.shard_batch(objective.batch(seeding.step_key(data_key, t), data), mesh)
+        batch = (objective.batch(seeding.step_key(data_key, t), data) if objective.step_batch is None
+                 else objective.step_batch(data_key, t, data))
+        batch = parallel.shard_batch(batch, mesh)
         (loss, aux), grads = jax.value_and_grad(objective.loss, has_aux=True)(params, batch, extra)
         updates, opt_state = objective.optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
@@ -85,14 +90,15 @@ def step_fn(objective: Objective, mesh=None):
 
 
 @functools.lru_cache(maxsize=32)
-def chunk_fn(objective: Objective, n_steps: int, mesh=None, batched: bool = False):
+def chunk_fn(objective: Objective, n_steps: int, mesh=None, batched: bool = False, data_axes=None):
     """(Cached per objective, so that the seeds of one trainer share one jitted function and compile once.)
     ``n_steps`` steps from ``start`` in one jitted scan: (state, start, data_key, data) -> (state, rows), each
     row an array with a leading axis of ``n_steps``. ``batched``: the state and the data key carry a leading axis of
-    seeds, trained side by side in one program (vmap; the data is shared), each row then (n_steps, seeds)."""
+    seeds, trained side by side in one program (vmap), each row then (n_steps, seeds); the data is shared unless
+    ``data_axes`` (a vmap axis spec for ``data``, hashable: a tuple for a tuple) gives some of it a seed axis."""
     step = step_fn(objective, mesh)
     if batched:
-        step = jax.vmap(step, in_axes=(0, None, 0, None))
+        step = jax.vmap(step, in_axes=(0, None, 0, data_axes))
 
     @jax.jit
     def chunk(state, start, data_key, data):
@@ -110,17 +116,20 @@ class Result:
 
 def run(objective: Objective, state: FitState, *, steps: int, data_key, data=None, chunk: int | None = None,
         start: int = 0, mesh=None, on_chunk: Callable | None = None, save: Callable | None = None,
-        save_every: int | None = None, stop_after: int | None = None, batched: bool = False) -> Result:
+        save_every: int | None = None, stop_after: int | None = None, batched: bool = False,
+        data_axes=None) -> Result:
     """Train from step ``start`` to ``steps`` in chunks of ``chunk`` steps (default: all in one), or until
     ``objective.done``. After each chunk: ``on_chunk(step, state, rows, seconds)``, then ``save(step, state, seconds)``
     every ``save_every`` steps and at the end (``seconds``: the chunk's time; this call's time so far, compilation
     included).
     ``stop_after`` ends the work once that many steps are done, as a kill would (the tests' way to stop a run at
-    a checkpoint). ``batched``: several seeds at once (``chunk_fn``); the loop ends when every seed is done."""
+    a checkpoint). ``batched``: several seeds at once (``chunk_fn``, ``data_axes`` as there); the loop ends when
+    every seed is done."""
     chunk = chunk or steps - start
     state, data = parallel.replicate(state, mesh), parallel.replicate(data, mesh)
     t0 = time.perf_counter()
-    compiled = chunk_fn(objective, chunk, mesh, batched).lower(state, jnp.int32(start), data_key, data).compile()
+    compiled = chunk_fn(objective, chunk, mesh, batched, data_axes)
+    compiled = compiled.lower(state, jnp.int32(start), data_key, data).compile()
     compile_s = time.perf_counter() - t0
     step = start
 

@@ -21,7 +21,8 @@ layers. Batch normalization is applied on every hidden layer"; graphcnn.py ``Gra
                                                                       classifier per layer, scores summed)
 GIN-0 fixes eps = 0 (its code puts self-loops in A); GIN-eps learns one eps per layer, starting at 0.
 
-Speed: every array has one shape per data set and grid point, so one jitted program runs every epoch. The data set
+Speed: every array has one shape per data set and grid point, so one jitted program (repro/fit.py's chunk of an
+epoch's updates, the folds a batch axis) and one test program run every epoch. The data set
 lives on the device as flat arrays; a batch is gathered inside the program into node and edge budgets as large as
 the largest batch the run's schedule draws (padding is masked out of batch norm and never reaches a graph's
 readout); the folds are a batch axis (jax.vmap), so the one program trains all of them.
@@ -44,7 +45,7 @@ from flax import nnx
 from papers.gnn import tu
 from papers.gnn.models import dropout as drop
 from repro import config as rconfig
-from repro import seeding
+from repro import fit, seeding
 
 
 # --- folds, batches, padded arrays --------------------------------------------------------------------------------
@@ -224,8 +225,8 @@ def step_lr(lr: float, iters: int, step: int, gamma: float):
 def train_folds(p: Packed, n_classes: int, train_ids, test_ids, *, hidden: int, batch_size: int, dropout: float,
                 layers: int, learn_eps: bool, lr: float, epochs: int, iters: int, lr_step: int, lr_gamma: float,
                 seed: int, fold_numbers=None) -> dict:
-    """Train one model per fold side by side (the folds a vmapped batch axis; every fold from the same
-    initialisation, as main.py seeds torch with 0 for every fold) and test it after every epoch. ``fold_numbers``
+    """Train one model per fold side by side through repro/fit.py (the folds its seed axis; every fold from the
+    same initialisation, as main.py seeds torch with 0 for every fold) and test it after every epoch. ``fold_numbers``
     (default 0, 1, ...) name the folds, whose batches and dropout depend on (seed, fold number, epoch) only, so a
     fold trained alone sees what it sees among the others. Returns {"accuracy": (folds, epochs) test accuracy in %,
     "loss": (folds, epochs) mean training loss, "compile_s", "train_s": the seconds of the epochs}."""
@@ -244,48 +245,51 @@ def train_folds(p: Packed, n_classes: int, train_ids, test_ids, *, hidden: int, 
     model = GIN(p.x.shape[1], hidden, n_classes, layers=layers, learn_eps=learn_eps, dropout=dropout,
                 rngs=nnx.Rngs(params=seeding.key(seed, "init")))
     graphdef, params, stats = nnx.split(model, nnx.Param, nnx.BatchStat)
-    params, stats = (jax.tree.map(lambda a: jnp.broadcast_to(a, (folds, *a.shape)), s) for s in (params, stats))
     tx = optax.adam(step_lr(lr, iters, lr_step, lr_gamma))
-    opt = jax.vmap(tx.init)(params)
 
-    def fold_epoch(params, stats, opt, data, ids, fold_key, epoch, test_batch):
-        keys = jax.random.split(jax.random.fold_in(fold_key, epoch), iters)      # dropout: (seed, fold, epoch)
+    def loss(q, batch, stats):
+        batch, key = batch
+        m = nnx.merge(graphdef, q, stats, copy=True)
+        logits = m(batch, train=True, key=key)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels).mean(), {
+            "stats": nnx.state(m, nnx.BatchStat)}
 
-        def step(carry, inp):
-            params, stats, opt = carry
-            batch = gather(data, inp[0], batch_size, n_nodes, n_edges)
+    def step_batch(fold_key, t, data):
+        """Update t's batch: its ids from the fold's schedule, its dropout key from (seed, fold, epoch) as
+        split(fold_in(fold key, epoch), iters)[t % iters]."""
+        p, ids = data
+        key = jax.random.split(jax.random.fold_in(fold_key, t // iters), iters)[t % iters]
+        return gather(p, ids[t], batch_size, n_nodes, n_edges), key
 
-            def loss_fn(q):
-                m = nnx.merge(graphdef, q, stats, copy=True)
-                logits = m(batch, train=True, key=inp[1])
-                return optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels).mean(), nnx.state(
-                    m, nnx.BatchStat)
+    objective = fit.Objective(loss=loss, optimizer=tx, step_batch=step_batch,
+                              after_update=lambda q, _stats, loss, aux, _b, _t: (q, aux["stats"], {"loss": loss}))
+    state = fit.stack([objective.init(params, stats)] * folds)            # every fold from the same initialisation
 
-            (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-            updates, opt = tx.update(grads, opt, params)
-            return (optax.apply_updates(params, updates), stats, opt), loss
+    @jax.jit
+    @functools.partial(jax.vmap, in_axes=(0, 0, 0))
+    def right(q, stats, test_batch):
+        logits = nnx.merge(graphdef, q, stats)(test_batch, train=False)
+        return ((jnp.argmax(logits, -1) == test_batch.labels) & test_batch.graph_mask).sum()
 
-        (params, stats, opt), losses = jax.lax.scan(step, (params, stats, opt), (ids, keys))
-        logits = nnx.merge(graphdef, params, stats)(test_batch, train=False)
-        right = (jnp.argmax(logits, -1) == test_batch.labels) & test_batch.graph_mask
-        return params, stats, opt, losses.mean(), right.sum()
-
-    epoch_fn = jax.jit(jax.vmap(fold_epoch, in_axes=(0, 0, 0, None, 0, 0, None, 0)))
     fold_keys = jax.vmap(lambda f: jax.random.fold_in(seeding.key(seed, "dropout"), f))(jnp.asarray(fold_numbers))
-
+    data = (p, jnp.asarray(schedule.transpose(1, 0, 2, 3).reshape(folds, epochs * iters, batch_size)))
     t0 = time.perf_counter()
-    args = (params, stats, opt, p, jnp.asarray(schedule[0]), fold_keys, jnp.int32(0), test)
-    epoch_fn = epoch_fn.lower(*args).compile()
-    compile_s = time.perf_counter() - t0
-    acc, loss, t0 = [], [], time.perf_counter()
-    for e in range(epochs):
-        params, stats, opt, l_e, a_e = epoch_fn(params, stats, opt, p, jnp.asarray(schedule[e]), fold_keys,
-                                                 jnp.int32(e), test)
-        acc.append(a_e)
-        loss.append(l_e)
+    right = right.lower(state.params, state.extra, test).compile()
+    acc, loss_curve, train_s = [], [], [0.0]
+
+    def epoch_end(_step, state, rows, seconds):
+        """After each epoch (one chunk of ``iters`` updates): every fold's test count and mean training loss."""
+        t = time.perf_counter()
+        acc.append(right(state.params, state.extra, test))
+        loss_curve.append(rows["loss"].mean(0))
+        train_s[0] += seconds + time.perf_counter() - t
+
+    fit.run(objective, state, steps=epochs * iters, chunk=iters, data_key=fold_keys, data=data,
+                     batched=True, data_axes=(None, 0), on_chunk=epoch_end)
+    compile_s = time.perf_counter() - t0 - train_s[0]                    # the chunk's and the test's
     acc = 100.0 * np.asarray(jnp.stack(acc, 1)) / counts[:, None]          # % of each test fold right
-    loss = np.asarray(jnp.stack(loss, 1), np.float64)
-    return {"accuracy": acc, "loss": loss, "compile_s": compile_s, "train_s": time.perf_counter() - t0}
+    loss_curve = np.asarray(jnp.stack(loss_curve, 1), np.float64)
+    return {"accuracy": acc, "loss": loss_curve, "compile_s": compile_s, "train_s": train_s[0]}
 
 
 def select(curves: dict) -> tuple:
@@ -342,7 +346,10 @@ def fold_outcome(rnd_result: dict, rnd: int, fold: int):
     metrics = {"accuracy": float(acc[fold, e]), "cv_accuracy": float(mean_curve[e]), "cv_std": float(acc[:, e].std()),
                "selected_epoch": e + 1, "epochs": acc.shape[1], "hidden": point[0], "batch_size": point[1],
                "dropout": point[2], "round": rnd, "fold": fold, "train_loss": float(loss[fold, e]),
-               "grid_points": len(rnd_result["curves"]), "round_wall_time_s": rnd_result["wall_s"]}
+               "grid_points": len(rnd_result["curves"]), "round_wall_time_s": rnd_result["wall_s"],
+               # the round's time shared out over its folds (its first seed trains them all, the others read them),
+               # so that the next plan's estimate (repro/plan_time.py) counts a seed's share, not 0
+               "wall_time_s": rnd_result["wall_s"] / acc.shape[0]}
     history = [{"step": i + 1, "loss": float(loss[fold, i]), "test_accuracy": float(acc[fold, i]),
                 "cv_accuracy": float(mean_curve[i])} for i in range(acc.shape[1])]
     return metrics, history

@@ -55,6 +55,7 @@ def test_the_epoch_is_chosen_on_the_fold_averaged_curve():
                                             "point": (16, 32, 0.0), "epoch": 2, "wall_s": 1.0}, rnd=0, fold=1)
     assert (metrics["accuracy"], metrics["cv_accuracy"], metrics["cv_std"]) == (75.0, 77.5, 2.5)
     assert metrics["selected_epoch"] == 3 and len(history) == 4 and history[2]["test_accuracy"] == 75.0
+    assert metrics["wall_time_s"] == 0.5                    # the round's second shared out over its two folds
 
 
 def test_step_lr_halves_as_main_py_steps_its_scheduler():
@@ -161,6 +162,7 @@ def test_smoke_run_on_mutag_through_the_entry_point(tmp_path, monkeypatch):
     m0, m3 = (json.loads((runs / f"seed{s}/metrics.json").read_text()) for s in (0, 3))
     assert (m0["round"], m0["fold"], m3["fold"]) == (0, 0, 3) and m0["epochs"] == 2
     assert m0["cv_accuracy"] == m3["cv_accuracy"] and m0["selected_epoch"] == m3["selected_epoch"]
+    assert m0["wall_time_s"] == m3["wall_time_s"] > 0          # each seed's share of the round, cached or not
     cached = list((runs / "cv").glob("round0-*.npz"))
     assert len(cached) == 1                                           # one round trained, both seeds read it
     with np.load(cached[0]) as z:
