@@ -150,9 +150,9 @@ def run(objective: Objective, state: FitState, *, steps: int, data_key, data=Non
 
 
 def run_all(objective: Objective, state: FitState, *, steps: int, data_key, data=None, mesh=None,
-            batched: bool = False):
+            batched: bool = False, data_axes=None):
     """Every step in one compiled scan: (final state, rows with a leading axis of ``steps``)."""
     rows = []
     result = run(objective, state, steps=steps, data_key=data_key, data=data, mesh=mesh, batched=batched,
-                 on_chunk=lambda _step, _state, r, _s: rows.append(r))
+                 data_axes=data_axes, on_chunk=lambda _step, _state, r, _s: rows.append(r))
     return result.state, rows[0]

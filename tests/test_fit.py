@@ -98,3 +98,31 @@ def test_seeds_trained_side_by_side_equal_each_seed_alone_with_their_own_stops()
         np.testing.assert_allclose(fit.unstack(together, i).params, state.params, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(rows["loss"][:, i], r["loss"], rtol=1e-6, atol=1e-7)
         assert int(fit.unstack(together, i).extra[0]) == stops[i]
+
+
+def test_batches_read_by_step_from_a_per_seed_schedule_side_by_side_equal_each_seed_alone():
+    """``step_batch`` reads step t's batch from a schedule drawn ahead (GIN's numpy-drawn batch ids); with
+    ``data_axes`` the schedule has a seed axis while the rest of the data is shared."""
+    x = jax.random.normal(jax.random.key(0), (50, 3))
+    y = x @ W_TRUE
+
+    def step_batch(key, t, data):
+        (x, y), ids = data
+        return x[ids[t]], y[ids[t]] + 0.01 * jax.random.normal(jax.random.fold_in(key, t), (4,))
+
+    obj = fit.Objective(loss=lambda w, b, _: (jnp.mean((b[0] @ w - b[1]) ** 2), {}), optimizer=optax.sgd(0.1),
+                        step_batch=step_batch)
+    schedules = [np.random.default_rng(s).integers(0, 50, (12, 4)).astype(np.int32) for s in (1, 2)]
+    keys = [jax.random.key(5), jax.random.key(6)]
+    alone = [fit.run_all(obj, obj.init(jnp.zeros(3)), steps=12, data_key=k, data=((x, y), jnp.asarray(s)))
+             for s, k in zip(schedules, keys)]
+    together, rows = fit.run_all(obj, fit.stack([obj.init(jnp.zeros(3))] * 2), steps=12, data_key=fit.stack(keys),
+                                 data=((x, y), jnp.asarray(np.stack(schedules))), batched=True, data_axes=(None, 0))
+    assert rows["loss"].shape == (12, 2)
+    for i, (state, r) in enumerate(alone):
+        np.testing.assert_allclose(fit.unstack(together, i).params, state.params, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(rows["loss"][:, i], r["loss"], rtol=1e-6, atol=1e-7)
+    # the batch really is read from the schedule: step 0's loss is that of schedule row 0 at w = 0
+    (xb, yb) = step_batch(keys[0], 0, ((x, y), jnp.asarray(schedules[0])))
+    np.testing.assert_allclose(alone[0][1]["loss"][0], jnp.mean(yb ** 2), rtol=1e-6)
+    assert not np.allclose(alone[0][0].params, alone[1][0].params)
