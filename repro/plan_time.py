@@ -16,6 +16,7 @@ from pathlib import Path
 from repro import progress, runio
 
 FILE = "timings.json"
+REPO = Path(__file__).resolve().parents[1]
 # starting Python, importing JAX and the paper's code: once per job (measured: 6-9 s on this 2-core machine)
 JOB_START_S = 8.0
 
@@ -69,7 +70,9 @@ def estimate(results: Path, paper: str, scale: str, experiments, seeds, cores: i
     known = (rec or {}).get("experiments", {})
     if not known:
         return (f"{paper} ({scale}): {runs} runs to train in {len(todo)} experiments; no run times recorded at this "
-                f"scale yet (results/{paper}/{scale}/{FILE} is written by the first verification)")
+                f"scale yet (results/{paper}/{scale}/{FILE} is written by the first verification)"
+                + (f"; an estimate from the compiled steps' FLOPs: python -m repro.cost_plan papers/{paper} --scale "
+                   f"{scale}" if (REPO / "papers" / paper / "cost.py").exists() else ""))
     typical = statistics.median(v["seconds_per_seed"] for v in known.values())
     jobs = []
     for e, n in todo.items():

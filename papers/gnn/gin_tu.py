@@ -222,6 +222,32 @@ def step_lr(lr: float, iters: int, step: int, gamma: float):
     return lambda t: lr * gamma ** ((t // iters + 1) // step)
 
 
+def fold_objective(graphdef, tx, batch_size: int, iters: int, n_nodes: int, n_edges: int) -> fit.Objective:
+    """One fold's training as repro/fit.py runs it: cross-entropy of the GIN in training mode (batch statistics in the
+    state's ``extra``); update t's batch is read from the fold's schedule in ``data`` = (Packed, (steps, batch) ids),
+    its dropout key is split(fold_in(fold key, epoch), iters)[t % iters], a function of (seed, fold, epoch, t)."""
+    def loss(q, batch, stats):
+        batch, key = batch
+        m = nnx.merge(graphdef, q, stats, copy=True)
+        logits = m(batch, train=True, key=key)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels).mean(), {
+            "stats": nnx.state(m, nnx.BatchStat)}
+
+    def step_batch(fold_key, t, data):
+        p, ids = data
+        key = jax.random.split(jax.random.fold_in(fold_key, t // iters), iters)[t % iters]
+        return gather(p, ids[t], batch_size, n_nodes, n_edges), key
+
+    return fit.Objective(loss=loss, optimizer=tx, step_batch=step_batch,
+                         after_update=lambda q, _stats, loss, aux, _b, _t: (q, aux["stats"], {"loss": loss}))
+
+
+def count_right(graphdef, params, stats, test_batch) -> jax.Array:
+    """How many of a fold's test graphs the model in evaluation mode classifies right."""
+    logits = nnx.merge(graphdef, params, stats)(test_batch, train=False)
+    return ((jnp.argmax(logits, -1) == test_batch.labels) & test_batch.graph_mask).sum()
+
+
 def train_folds(p: Packed, n_classes: int, train_ids, test_ids, *, hidden: int, batch_size: int, dropout: float,
                 layers: int, learn_eps: bool, lr: float, epochs: int, iters: int, lr_step: int, lr_gamma: float,
                 seed: int, fold_numbers=None) -> dict:
@@ -246,30 +272,10 @@ def train_folds(p: Packed, n_classes: int, train_ids, test_ids, *, hidden: int, 
                 rngs=nnx.Rngs(params=seeding.key(seed, "init")))
     graphdef, params, stats = nnx.split(model, nnx.Param, nnx.BatchStat)
     tx = optax.adam(step_lr(lr, iters, lr_step, lr_gamma))
-
-    def loss(q, batch, stats):
-        batch, key = batch
-        m = nnx.merge(graphdef, q, stats, copy=True)
-        logits = m(batch, train=True, key=key)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels).mean(), {
-            "stats": nnx.state(m, nnx.BatchStat)}
-
-    def step_batch(fold_key, t, data):
-        """Update t's batch: its ids from the fold's schedule, its dropout key from (seed, fold, epoch) as
-        split(fold_in(fold key, epoch), iters)[t % iters]."""
-        p, ids = data
-        key = jax.random.split(jax.random.fold_in(fold_key, t // iters), iters)[t % iters]
-        return gather(p, ids[t], batch_size, n_nodes, n_edges), key
-
-    objective = fit.Objective(loss=loss, optimizer=tx, step_batch=step_batch,
-                              after_update=lambda q, _stats, loss, aux, _b, _t: (q, aux["stats"], {"loss": loss}))
+    objective = fold_objective(graphdef, tx, batch_size, iters, n_nodes, n_edges)
     state = fit.stack([objective.init(params, stats)] * folds)            # every fold from the same initialisation
 
-    @jax.jit
-    @functools.partial(jax.vmap, in_axes=(0, 0, 0))
-    def right(q, stats, test_batch):
-        logits = nnx.merge(graphdef, q, stats)(test_batch, train=False)
-        return ((jnp.argmax(logits, -1) == test_batch.labels) & test_batch.graph_mask).sum()
+    right = jax.jit(jax.vmap(functools.partial(count_right, graphdef)))
 
     fold_keys = jax.vmap(lambda f: jax.random.fold_in(seeding.key(seed, "dropout"), f))(jnp.asarray(fold_numbers))
     data = (p, jnp.asarray(schedule.transpose(1, 0, 2, 3).reshape(folds, epochs * iters, batch_size)))

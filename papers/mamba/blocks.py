@@ -27,9 +27,12 @@ ARCHITECTURES = ("no_gate", "mamba", "h3")
 SHIFT_STATE = 64     # H3's shift SSM: a causal convolution over the last 64 tokens (the H3 code's d_state)
 
 
-def inner_layer(kind: str, channels: int, cfg: dict, rngs: nnx.Rngs):
+def inner_layer(kind: str, channels: int, cfg: dict, rngs: nnx.Rngs, d_model: int):
     if kind == "s6":
-        return S6(channels, n_state=cfg["d_state"], scan_method=cfg["scan_method"], rngs=rngs)
+        # Delta's low-rank projection: dt_rank = ceil(d_model / 16), the reference code's default (mamba_simple.py),
+        # d_model the block's width, not the SSM's d_inner channels
+        return S6(channels, n_state=cfg["d_state"], dt_rank=math.ceil(d_model / 16), scan_method=cfg["scan_method"],
+                  rngs=rngs)
     if kind == "s4":
         return S4D(channels, n_state=cfg["s4_state"], init=cfg["s4_init"], rngs=rngs)
     if kind == "hyena":
@@ -63,7 +66,7 @@ class MambaBlock(nnx.Module):
         d_inner = cfg["expand"] * d_model
         self.in_proj = nnx.Linear(d_model, 2 * d_inner, use_bias=False, rngs=rngs)
         self.conv = CausalDepthwiseConv(d_inner, cfg["d_conv"], rngs=rngs)
-        self.ssm = inner_layer(layer, d_inner, cfg, rngs)
+        self.ssm = inner_layer(layer, d_inner, cfg, rngs, d_model)
         self.out_proj = _out_proj(d_inner, d_model, n_layer, rngs)
 
     def __call__(self, x):
@@ -76,7 +79,7 @@ class NoGateBlock(nnx.Module):
     def __init__(self, d_model: int, layer: str, cfg: dict, n_layer: int, *, rngs: nnx.Rngs):
         d_inner = cfg["expand"] * d_model
         self.in_proj = nnx.Linear(d_model, d_inner, use_bias=False, rngs=rngs)
-        self.ssm = inner_layer(layer, d_inner, cfg, rngs)
+        self.ssm = inner_layer(layer, d_inner, cfg, rngs, d_model)
         self.out_proj = _out_proj(d_inner, d_model, n_layer, rngs)
 
     def __call__(self, x):
@@ -89,7 +92,7 @@ class H3Block(nnx.Module):
     def __init__(self, d_model: int, layer: str, cfg: dict, n_layer: int, *, rngs: nnx.Rngs):
         self.in_proj = nnx.Linear(d_model, 3 * d_model, use_bias=False, rngs=rngs)      # W_Q, W_K, W_V
         self.shift = ShiftSSM(d_model, SHIFT_STATE, rngs=rngs)
-        self.ssm = inner_layer(layer, d_model, cfg, rngs)
+        self.ssm = inner_layer(layer, d_model, cfg, rngs, d_model)
         self.out_proj = _out_proj(d_model, d_model, n_layer, rngs)
 
     def __call__(self, x):

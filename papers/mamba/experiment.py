@@ -45,9 +45,16 @@ def build_task(cfg: dict, seed: int) -> Task:
     return selective_copying_task(cfg, seed)
 
 
-def selective_copying_task(cfg: dict, seed: int) -> Task:
-    t, m, tr = cfg["task"], cfg["model"], cfg["train"]
-    model = SequenceModel({**m, "vocab_size": t["vocab_size"]}, rngs=nnx.Rngs(params=seeding.key(seed, "init")))
+def build_model(cfg: dict, seed: int) -> SequenceModel:
+    """Table 1's model for a selective-copying config."""
+    return SequenceModel({**cfg["model"], "vocab_size": cfg["task"]["vocab_size"]},
+                         rngs=nnx.Rngs(params=seeding.key(seed, "init")))
+
+
+def selective_copying_task(cfg: dict, seed: int, model: SequenceModel | None = None) -> Task:
+    """``model``: an already built model (repro/cost_plan.py hands an abstract one); default: ``build_model``."""
+    t, tr = cfg["task"], cfg["train"]
+    model = build_model(cfg, seed) if model is None else model
 
     def batch(key, size=tr["batch_size"]):
         return selective_copying.batch(key, size, t["seq_len"], t["n_tokens"], t["vocab_size"])

@@ -100,9 +100,10 @@ def final_metrics(model, cfg: dict) -> dict:
     return {**out, "not_run": not_run}
 
 
-def build_task(cfg: dict, seed: int) -> Task:
+def build_task(cfg: dict, seed: int, model: nnx.Module | None = None) -> Task:
+    """``model``: an already built model (repro/cost_plan.py hands an abstract one); default: ``build_model``."""
     t, tr = cfg["task"], cfg["train"]
-    model = build_model(cfg, seed)
+    model = build_model(cfg, seed) if model is None else model
 
     def batch(key, size=tr["batch_size"]):
         return induction.batch(key, size, t["train_length"], t["vocab_size"])

@@ -67,11 +67,22 @@ def classify_loss(logits, labels):
     return loss, 100.0 * jnp.mean(jnp.argmax(logits, -1) == labels)
 
 
+def build_model(cfg: dict, seed: int) -> S4Classifier:
+    return S4Classifier(cfg["model"], N_CLASSES, rngs=nnx.Rngs(params=seeding.key(seed, "init")))
+
+
 def build_task(cfg: dict, seed: int) -> Task:
-    t, m, tr = cfg["task"], cfg["model"], cfg["train"]
+    t = cfg["task"]
     x_train, y_train = sequences(cfg, "train", t["train_examples"])
     x_test, y_test = sequences(cfg, "test", t["test_examples"])
-    model = S4Classifier(m, N_CLASSES, rngs=nnx.Rngs(params=seeding.key(seed, "init")))
+    return task_from_arrays(cfg, seed, x_train, y_train, x_test, y_test)
+
+
+def task_from_arrays(cfg: dict, seed: int, x_train, y_train, x_test, y_test, model: S4Classifier | None = None) -> Task:
+    """The task on these pixel sequences (N, 784) and labels (N,); ``model``: an already built model
+    (repro/cost_plan.py hands an abstract one, and abstract data); default: ``build_model``."""
+    t, tr = cfg["task"], cfg["train"]
+    model = build_model(cfg, seed) if model is None else model
 
     def batch(key):
         k_idx, k_drop = jax.random.split(key)

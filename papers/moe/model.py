@@ -86,7 +86,8 @@ def forward(model, x, y, noise_key=None):
     return ce, aux, routing_stats(found), found["counts"]
 
 
-def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
+def build_task(cfg: dict, seed: int, corpus: text.CharCorpus, model: TransformerLM | None = None) -> Task:
+    """``model``: an already built model (repro/cost_plan.py hands an abstract one); default: ``build_model``."""
     ctx, bs = cfg["lm"]["context"], cfg["train"]["batch_size"]
     train_tokens = jnp.asarray(corpus.train)
     val_x, val_y = eval_windows(cfg, corpus)
@@ -110,7 +111,7 @@ def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
         return {"expert_load": [(np.asarray(c) / np.sum(c)).tolist() for c in counts]}
 
     return Task(
-        model=build_model(cfg, corpus.vocab_size, seed),
+        model=build_model(cfg, corpus.vocab_size, seed) if model is None else model,
         optimizer=optimizer(cfg),
         batch=batch,
         loss=loss,

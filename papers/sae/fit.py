@@ -27,17 +27,41 @@ def project_decoder_grads() -> optax.GradientTransformation:
     return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
 
 
-def fit_relu(model: S.ReluSAE, batch_fn, data_key, data=None, *, steps: int, lr: float, l1: float, mesh=None):
-    graphdef, params = nnx.split(model, nnx.Param)
-
+def relu_objective(graphdef, batch_fn, *, lr: float, l1: float) -> fit.Objective:
+    """The ReLU SAE's objective: L2 + l1 ||z||_1, the decoder gradient projected, rows renormalised after Adam."""
     def renormalise(p, extra, loss, aux, batch, t):
         p = jax.tree.map(lambda w: w, p)
         p["w_dec"] = jax.tree.map(S.renormalise_decoder, p["w_dec"])
         return p, extra, {"loss": loss}
 
-    objective = fit.Objective(
+    return fit.Objective(
         loss=lambda q, x, _: S.relu_sae_loss(nnx.merge(graphdef, q), x, l1),
         optimizer=optax.chain(project_decoder_grads(), optax.adam(lr)), batch=batch_fn, after_update=renormalise)
+
+
+def topk_objective(graphdef, batch_fn, *, lr: float, k_aux: int, dead_after: int,
+                   aux_coef: float = 1.0 / 32.0) -> fit.Objective:
+    """The TopK SAE's objective; its ``extra`` counts, per latent, the inputs since it last fired (int32)."""
+    def loss(q, x, since):
+        return S.topk_loss(nnx.merge(graphdef, q), x, since > dead_after, k_aux, aux_coef)
+
+    def count_silence(p, since, loss_value, aux, x, t):
+        fired = aux[1]
+        return p, jnp.where(fired, 0, since + x.shape[0]), {"loss": loss_value, "n_dead": jnp.sum(since > dead_after)}
+
+    return fit.Objective(loss=loss, optimizer=optax.adam(lr), batch=batch_fn, after_update=count_silence)
+
+
+def jumprelu_objective(graphdef, batch_fn, *, lr: float, l0_coef: float, eps: float = 0.001) -> fit.Objective:
+    """JumpReLU SAE on ||x - x_hat||^2 + l0_coef * L0 (Rajamanoharan et al. 2024, eq. 10), Adam."""
+    return fit.Objective(loss=lambda q, x, _: J.jumprelu_loss(nnx.merge(graphdef, q), x, l0_coef, eps),
+                         optimizer=optax.adam(lr), batch=batch_fn,
+                         after_update=lambda p, e, loss, aux, x, t: (p, e, {"loss": loss}))
+
+
+def fit_relu(model: S.ReluSAE, batch_fn, data_key, data=None, *, steps: int, lr: float, l1: float, mesh=None):
+    graphdef, params = nnx.split(model, nnx.Param)
+    objective = relu_objective(graphdef, batch_fn, lr=lr, l1=l1)
     state, rows = fit.run_all(objective, objective.init(params), steps=steps, data_key=data_key, data=data, mesh=mesh)
     return nnx.merge(graphdef, state.params), rows["loss"]
 
@@ -46,15 +70,7 @@ def fit_topk(model: S.TopKSAE, batch_fn, data_key, data=None, *, steps: int, lr:
              aux_coef: float = 1.0 / 32.0, mesh=None):
     graphdef, params = nnx.split(model, nnx.Param)
     n_latents = params["w_dec"][...].shape[0]
-
-    def loss(q, x, since):
-        return S.topk_loss(nnx.merge(graphdef, q), x, since > dead_after, k_aux, aux_coef)
-
-    def count_silence(p, since, loss_value, aux, x, t):
-        fired = aux[1]
-        return p, jnp.where(fired, 0, since + x.shape[0]), {"loss": loss_value, "n_dead": jnp.sum(since > dead_after)}
-
-    objective = fit.Objective(loss=loss, optimizer=optax.adam(lr), batch=batch_fn, after_update=count_silence)
+    objective = topk_objective(graphdef, batch_fn, lr=lr, k_aux=k_aux, dead_after=dead_after, aux_coef=aux_coef)
     state, rows = fit.run_all(objective, objective.init(params, jnp.zeros((n_latents,), jnp.int32)), steps=steps,
                               data_key=data_key, data=data, mesh=mesh)
     return nnx.merge(graphdef, state.params), rows["loss"], rows["n_dead"]
@@ -64,8 +80,6 @@ def fit_jumprelu(model: J.JumpReluSAE, batch_fn, data_key, data=None, *, steps: 
                  eps: float = 0.001, mesh=None):
     """JumpReLU SAE on ||x - x_hat||^2 + l0_coef * L0 (Rajamanoharan et al. 2024, eq. 10), Adam, one jitted scan."""
     graphdef, params = nnx.split(model, nnx.Param)
-    objective = fit.Objective(loss=lambda q, x, _: J.jumprelu_loss(nnx.merge(graphdef, q), x, l0_coef, eps),
-                              optimizer=optax.adam(lr), batch=batch_fn,
-                              after_update=lambda p, e, loss, aux, x, t: (p, e, {"loss": loss}))
+    objective = jumprelu_objective(graphdef, batch_fn, lr=lr, l0_coef=l0_coef, eps=eps)
     state, rows = fit.run_all(objective, objective.init(params), steps=steps, data_key=data_key, data=data, mesh=mesh)
     return nnx.merge(graphdef, state.params), rows["loss"]

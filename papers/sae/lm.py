@@ -25,7 +25,8 @@ def build_model(cfg: dict, vocab_size: int, seed: int) -> TransformerLM:
                          rngs=nnx.Rngs(params=seeding.key(seed, "init")))
 
 
-def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
+def build_task(cfg: dict, seed: int, corpus: text.CharCorpus, model: TransformerLM | None = None) -> Task:
+    """``model``: an already built model (repro/cost_plan.py hands an abstract one); default: ``build_model``."""
     ctx, bs = cfg["lm"]["context"], cfg["train"]["batch_size"]
     train_tokens = jnp.asarray(corpus.train)
     val_x, val_y = eval_windows(cfg, corpus)
@@ -37,7 +38,8 @@ def build_task(cfg: dict, seed: int, corpus: text.CharCorpus) -> Task:
     def evaluate(model):
         return {"val_loss": next_token_loss(model(val_x), val_y)}
 
-    return Task(model=build_model(cfg, corpus.vocab_size, seed), optimizer=optimizer(cfg),
+    model = build_model(cfg, corpus.vocab_size, seed) if model is None else model
+    return Task(model=model, optimizer=optimizer(cfg),
                 batch=lambda key: text.random_windows(key, train_tokens, bs, ctx), loss=loss, evaluate=evaluate,
                 items_per_step=bs * ctx)
 

@@ -38,6 +38,11 @@ def train_lm(cfg: dict, seed: int, run_dir: Path, tracker=None, progress=False, 
     return {k: final[k] for k in keep}, history
 
 
+def activation_batches(batch_size: int):
+    """Training batches for an SAE: ``batch_size`` rows drawn uniformly from the stored activations ``data``."""
+    return lambda k, a: a[jax.random.randint(k, (batch_size,), 0, a.shape[0])]
+
+
 def lm_sae(cfg: dict, seed: int):
     sc, mc, tc = cfg["sae"], cfg["model"], cfg["train"]
     lm_dir = driver.sibling_run(cfg, sc["lm_experiment"], seed)
@@ -57,8 +62,7 @@ def lm_sae(cfg: dict, seed: int):
     scale = jnp.sqrt(jnp.mean(jnp.sum(acts ** 2, -1)) / d)
     acts = acts / scale
     n = acts.shape[0]
-    model, losses, extra = toy_runs.fit_sae(mc, tc, d, seed,
-                                            lambda k, a: a[jax.random.randint(k, (tc["batch_size"],), 0, n)], acts)
+    model, losses, extra = toy_runs.fit_sae(mc, tc, d, seed, activation_batches(tc["batch_size"]), acts)
 
     # held-out evaluation: the LM's own validation windows
     vx, vy = lm_recipe.eval_windows(lm_cfg, corpus)

@@ -45,27 +45,39 @@ def dimensions_per_feature_total(w) -> float:
     return float(w.shape[0] / np.sum(w ** 2))
 
 
-def fit_instances(key, n_features: int, m_hidden: int, p_active, importance, *, steps: int, batch: int = 1024,
-                  lr: float = 1e-3, mesh=None):
-    """Train one toy model per feature probability in ``p_active`` (the paper's instances), AdamW, one jitted scan.
-    With a device mesh the parameters are replicated and each batch is split over the devices (repro/parallel.py).
-    Returns the stacked W (instances, m, n) and b (instances, n), and the per-step mean loss."""
+def instances_objective(n_features: int, m_hidden: int, p_active, importance, *, batch: int = 1024,
+                        lr: float = 1e-3):
+    """(graphdef, objective) of one toy model per feature probability in ``p_active`` trained together: AdamW on the
+    summed importance-weighted losses, each batch (batch, instances, n) fresh from the step's key."""
     p_active = jnp.asarray(p_active)
-    n_inst = p_active.shape[0]
     graphdef, _ = nnx.split(nnx.eval_shape(lambda: ToyModel(n_features, m_hidden, rngs=nnx.Rngs(params=0))))
-    k_init, k_data = jax.random.split(key)
-    params = jax.vmap(lambda k: nnx.state(ToyModel(n_features, m_hidden, rngs=nnx.Rngs(params=k)), nnx.Param))(
-        jax.random.split(k_init, n_inst))
     imp = jnp.asarray(importance)
 
     def loss_all(p, x, _):  # x: (batch, instances, n)
         per = jax.vmap(lambda q, xi: importance_loss(nnx.merge(graphdef, q), xi, imp), in_axes=(0, 1))(p, x)
         return per.sum(), per
 
-    objective = fit.Objective(
+    return graphdef, fit.Objective(
         loss=loss_all, optimizer=optax.adamw(lr),
         batch=lambda k, _: superposition_batch(k, n_features, batch, p_active),
         after_update=lambda p, e, loss, per, x, t: (p, e, {"loss": per.mean()}))
+
+
+def init_instances(key, n_features: int, m_hidden: int, n_instances: int):
+    """Each instance's parameters from its own key, stacked on a leading axis."""
+    return jax.vmap(lambda k: nnx.state(ToyModel(n_features, m_hidden, rngs=nnx.Rngs(params=k)), nnx.Param))(
+        jax.random.split(key, n_instances))
+
+
+def fit_instances(key, n_features: int, m_hidden: int, p_active, importance, *, steps: int, batch: int = 1024,
+                  lr: float = 1e-3, mesh=None):
+    """Train one toy model per feature probability in ``p_active`` (the paper's instances), AdamW, one jitted scan.
+    With a device mesh the parameters are replicated and each batch is split over the devices (repro/parallel.py).
+    Returns the stacked W (instances, m, n) and b (instances, n), and the per-step mean loss."""
+    n_inst = jnp.asarray(p_active).shape[0]
+    k_init, k_data = jax.random.split(key)
+    params = init_instances(k_init, n_features, m_hidden, n_inst)
+    _, objective = instances_objective(n_features, m_hidden, p_active, importance, batch=batch, lr=lr)
     state, rows = fit.run_all(objective, objective.init(params), steps=steps, data_key=k_data, mesh=mesh)
     params, losses = state.params, rows["loss"]
     return np.asarray(params["w"][...]), np.asarray(params["b"][...]), np.asarray(losses)

@@ -6,6 +6,7 @@ killed one starts over (nothing is lost but that run's seconds).
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -15,7 +16,7 @@ from papers.sae import metrics as M
 from papers.sae import models as S
 from papers.sae import superposition as SP
 from papers.sae import toy_data as T
-from repro import parallel, seeding
+from repro import fit, parallel, seeding
 
 
 def history_rows(losses, every: int = 100, **extra) -> list[dict]:
@@ -35,21 +36,28 @@ def make_sae(mc: dict, d: int, seed: int):
     raise ValueError(f"unknown model.kind {mc['kind']!r}; valid: relu, topk, jumprelu")
 
 
-def fit_sae(mc: dict, tc: dict, d: int, seed: int, batch_fn, data):
-    """Train the SAE that ``mc`` describes on batches ``batch_fn(key, data)``; returns (model, per-step losses,
-    extra per-step series)."""
-    model, key = make_sae(mc, d, seed), jax.random.fold_in(seeding.key(seed, "data"), 1)
-    common = dict(steps=tc["steps"], lr=tc["lr"], data=data, mesh=parallel.mesh(tc.get("devices", 1)))
+def sae_objective(mc: dict, tc: dict, graphdef, batch_fn):
+    """(the objective of the SAE that ``mc`` describes, on batches ``batch_fn(key, data)``, its initial ``extra``)."""
     if mc["kind"] == "relu":
-        model, losses = F.fit_relu(model, batch_fn, key, l1=mc["l1"], **common)
-        return model, losses, {}
+        return F.relu_objective(graphdef, batch_fn, lr=tc["lr"], l1=mc["l1"]), ()
     if mc["kind"] == "topk":
         aux = mc["k_aux"] > 0
-        model, losses, n_dead = F.fit_topk(model, batch_fn, key, k_aux=max(mc["k_aux"], 1),
-                                           dead_after=mc["dead_after"] if aux else 2 ** 30, **common)
-        return model, losses, {"dead_during_training": n_dead}
-    model, losses = F.fit_jumprelu(model, batch_fn, key, l0_coef=mc["l0_coef"], eps=mc["eps"], **common)
-    return model, losses, {}
+        return (F.topk_objective(graphdef, batch_fn, lr=tc["lr"], k_aux=max(mc["k_aux"], 1),
+                                 dead_after=mc["dead_after"] if aux else 2 ** 30),
+                jnp.zeros((mc["latents"],), jnp.int32))
+    return F.jumprelu_objective(graphdef, batch_fn, lr=tc["lr"], l0_coef=mc["l0_coef"], eps=mc["eps"]), ()
+
+
+def fit_sae(mc: dict, tc: dict, d: int, seed: int, batch_fn, data):
+    """Train the SAE that ``mc`` describes on batches ``batch_fn(key, data)``, every step in one jitted scan
+    (repro/fit.py); returns (model, per-step losses, extra per-step series)."""
+    model, key = make_sae(mc, d, seed), jax.random.fold_in(seeding.key(seed, "data"), 1)
+    graphdef, params = nnx.split(model, nnx.Param)
+    objective, extra = sae_objective(mc, tc, graphdef, batch_fn)
+    state, rows = fit.run_all(objective, objective.init(params, extra), steps=tc["steps"], data_key=key, data=data,
+                              mesh=parallel.mesh(tc.get("devices", 1)))
+    series = {"dead_during_training": rows["n_dead"]} if mc["kind"] == "topk" else {}
+    return nnx.merge(graphdef, state.params), rows["loss"], series
 
 
 def encode_decode(model, x, chunk: int = 4096):
@@ -64,6 +72,12 @@ def reconstruction_metrics(x, x_hat, z) -> dict:
             "shrinkage": M.shrinkage(x, x_hat)}
 
 
+def sharkey_batches(batch_size: int):
+    """Training batches of Sharkey et al.'s data, from ``data`` = (directions, probabilities, Cholesky factor or
+    None)."""
+    return lambda k, a: T.sharkey_batch(k, a[0], a[1], batch_size, a[2])[0]
+
+
 def sharkey(cfg: dict, seed: int):
     """An SAE on Sharkey et al.'s ground-truth data; recovery (MMCS, Hungarian MCC) and reconstruction metrics."""
     dc, mc, tc = cfg["data"], cfg["model"], cfg["train"]
@@ -71,9 +85,7 @@ def sharkey(cfg: dict, seed: int):
     dirs = T.feature_directions(k_dirs, dc["features"], dc["dim"])
     probs = T.activation_probabilities(dc["features"])
     chol = T.correlation_factor(k_chol, dc["features"]) if dc["correlated"] else None
-    model, losses, extra = fit_sae(mc, tc, dc["dim"], seed,
-                                   lambda k, a: T.sharkey_batch(k, a[0], a[1], tc["batch_size"], a[2])[0],
-                                   (dirs, probs, chol))
+    model, losses, extra = fit_sae(mc, tc, dc["dim"], seed, sharkey_batches(tc["batch_size"]), (dirs, probs, chol))
     x, _ = T.sharkey_batch(seeding.key(seed, "eval"), dirs, probs, dc["eval_size"], chol)
     x_hat, z = encode_decode(model, x)
     atoms = np.asarray(model.w_dec[...])
