@@ -22,6 +22,15 @@ from repro import cost_plan as cp
 
 REPO = Path(__file__).resolve().parents[1]
 PAPERS = ("gnn", "mamba", "moe", "sae")
+MIRROR = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def offline_data(monkeypatch):
+    """The hooks read the data sets' sizes (Cora, CiteSeer, the TU sets, tinyshakespeare): from the offline mirror
+    where it is beside the repository (CI, a fresh clone), else from data/ as fetched."""
+    if MIRROR.exists():
+        monkeypatch.setenv("REPRO_DATA", str(MIRROR))
 
 
 # --- arithmetic --------------------------------------------------------------------------------------------------
