@@ -150,6 +150,7 @@ BRANCHES = {
 }
 
 
+@pytest.mark.integration   # builds every paper's tasks and compiles their steps: in `make test`, not `make test-fast`
 @pytest.mark.parametrize("paper", PAPERS)
 def test_every_hook_branch_compiles_at_smoke_scale(paper):
     rows = cp.plan(REPO / "papers" / paper, "smoke", BRANCHES[paper])
