@@ -159,9 +159,7 @@ def objective_step(objective, state, data, *, batched: bool = False, data_axes=N
     side by side, as fit.chunk_fn vmaps them."""
     import jax
     from repro import fit
-    step = fit.step_fn(objective)
-    if batched:
-        step = jax.vmap(step, in_axes=(0, None, 0, data_axes))
+    step = fit.seeds_step_fn(objective, batched=batched, data_axes=data_axes)
     return Step(step, (state, jax.ShapeDtypeStruct((), "int32"), key_struct(*((folds,) if batched else ())), data))
 
 
@@ -283,7 +281,7 @@ def plan(paper_dir, scale: str, experiments: list[str] | None = None, overrides:
     if unknown:
         raise CostPlanError(f"{paper_dir}: no experiment {unknown[0]!r}; valid: {', '.join(names)}")
     skip = pcfg["scales"][scale].get("skip") or {}
-    chosen = [e for e in (experiments or names)]
+    chosen = list(experiments or names)
     if not [e for e in chosen if e not in skip]:
         raise CostPlanError(f"{paper_dir}: scale {scale!r} trains no experiment (all skipped: "
                             f"{', '.join(chosen)})")
@@ -307,19 +305,19 @@ def plan(paper_dir, scale: str, experiments: list[str] | None = None, overrides:
             spec.note = "; ".join(filter(None, [spec.note, f"adaptive seeds: the first look's {len(first_look)}, "
                                                 f"up to {len(seeds['seeds'])} while a claim is undecided"]))
         row = Row(e, spec, runs)
-        steps = [("train", spec.train), ("evaluate", spec.evaluate), *((label, s) for label, s, _ in spec.more)]
-        for what, step in steps:
+        steps = [("train", spec.train, None), ("evaluate", spec.evaluate, None), *spec.more]
+        for what, step, n_steps in steps:
             if step is None:
                 continue
             try:
-                measured = measure(step, compile=what in ("train", "evaluate"))
+                measured = measure(step, compile=n_steps is None)
             except Exception as err:
                 row.error = "; ".join(filter(None, [row.error, f"its {what} step: {_one_line(err)}"]))
                 continue
-            if what in ("train", "evaluate"):
+            if n_steps is None:
                 setattr(row, what, measured)
             else:
-                row.more.append((what, measured, next(n for label, _, n in spec.more if label == what)))
+                row.more.append((what, measured, n_steps))
         rows.append(row)
     return rows
 

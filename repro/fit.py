@@ -89,6 +89,13 @@ def step_fn(objective: Objective, mesh=None):
     return step
 
 
+def seeds_step_fn(objective: Objective, mesh=None, batched: bool = False, data_axes=None):
+    """One step (``step_fn``); ``batched``: vmapped over a leading seed axis of the state and the data key (and of
+    the data where ``data_axes`` says), as ``chunk_fn`` scans it."""
+    step = step_fn(objective, mesh)
+    return jax.vmap(step, in_axes=(0, None, 0, data_axes)) if batched else step
+
+
 @functools.lru_cache(maxsize=32)
 def chunk_fn(objective: Objective, n_steps: int, mesh=None, batched: bool = False, data_axes=None):
     """(Cached per objective, so that the seeds of one trainer share one jitted function and compile once.)
@@ -96,9 +103,7 @@ def chunk_fn(objective: Objective, n_steps: int, mesh=None, batched: bool = Fals
     row an array with a leading axis of ``n_steps``. ``batched``: the state and the data key carry a leading axis of
     seeds, trained side by side in one program (vmap), each row then (n_steps, seeds); the data is shared unless
     ``data_axes`` (a vmap axis spec for ``data``, hashable: a tuple for a tuple) gives some of it a seed axis."""
-    step = step_fn(objective, mesh)
-    if batched:
-        step = jax.vmap(step, in_axes=(0, None, 0, data_axes))
+    step = seeds_step_fn(objective, mesh, batched, data_axes)
 
     @jax.jit
     def chunk(state, start, data_key, data):

@@ -74,12 +74,3 @@ def fit_topk(model: S.TopKSAE, batch_fn, data_key, data=None, *, steps: int, lr:
     state, rows = fit.run_all(objective, objective.init(params, jnp.zeros((n_latents,), jnp.int32)), steps=steps,
                               data_key=data_key, data=data, mesh=mesh)
     return nnx.merge(graphdef, state.params), rows["loss"], rows["n_dead"]
-
-
-def fit_jumprelu(model: J.JumpReluSAE, batch_fn, data_key, data=None, *, steps: int, lr: float, l0_coef: float,
-                 eps: float = 0.001, mesh=None):
-    """JumpReLU SAE on ||x - x_hat||^2 + l0_coef * L0 (Rajamanoharan et al. 2024, eq. 10), Adam, one jitted scan."""
-    graphdef, params = nnx.split(model, nnx.Param)
-    objective = jumprelu_objective(graphdef, batch_fn, lr=lr, l0_coef=l0_coef, eps=eps)
-    state, rows = fit.run_all(objective, objective.init(params), steps=steps, data_key=data_key, data=data, mesh=mesh)
-    return nnx.merge(graphdef, state.params), rows["loss"]
