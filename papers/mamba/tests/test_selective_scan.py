@@ -38,7 +38,7 @@ FORMS = [("sequential", ss.scan_sequential), ("associative", ss.scan_associative
 @pytest.mark.parametrize("name,form", FORMS)
 def test_values_equal_numpy_loop(name, form):
     args = inputs()
-    np.testing.assert_allclose(form(*args), numpy_scan(*args), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jax.jit(form)(*args), numpy_scan(*args), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("name,form", FORMS)
@@ -50,7 +50,7 @@ def test_gradients_equal_numpy_finite_differences(name, form):
     def loss_np(*a):
         return float(np.sum(numpy_scan(*a) * w))
 
-    grads = jax.grad(lambda *a: jnp.sum(form(*a) * w), argnums=tuple(range(6)))(*args)
+    grads = jax.jit(jax.grad(lambda *a: jnp.sum(form(*a) * w), argnums=tuple(range(6))))(*args)
     for i, (x, g) in enumerate(zip(args, grads)):
         v = np.asarray(jax.random.normal(jax.random.key(100 + i), x.shape), np.float64)
         eps = 1e-5
@@ -65,7 +65,8 @@ def test_gradients_equal_numpy_finite_differences(name, form):
 
 def test_all_forms_have_equal_gradients():
     args = inputs(length=16)
-    grads = {name: jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=tuple(range(6)))(*args)
+    # jitted: one compilation per form instead of one per eager operation (the fast subset's time, issue 20)
+    grads = {name: jax.jit(jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=tuple(range(6))))(*args)
              for name, f in FORMS}
     for name, g in grads.items():
         for a, b in zip(g, grads["associative"]):  # associative uses JAX autodiff; sequential its own backward

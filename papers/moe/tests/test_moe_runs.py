@@ -36,21 +36,21 @@ def test_moe_is_flop_matched_and_only_every_other_block_is_moe():
     # switch-e8 and noisy-e8 (top-2) are FLOP-matched: each expert d_ff / k; top2-e8 is Switch Table 1's MoE-Base,
     # whose two experts per token are each the dense FFN's size
     for exp, width in (("switch-e8", 64), ("noisy-e8", 32), ("top2-e8", 64)):
-        model = M.build_model(cfg_for(exp), CORPUS.vocab_size, 0)
+        model = nnx.eval_shape(lambda e=exp: M.build_model(cfg_for(e), CORPUS.vocab_size, 0))   # shapes only
         kinds = [type(b.ffn).__name__ for b in model.blocks]
         assert kinds == ["MLP", "MoEFFN"]
         assert model.blocks[1].ffn.w_up.shape == (8, 16, width)
-    dense = M.build_model(cfg_for("dense"), CORPUS.vocab_size, 0)
+    dense = nnx.eval_shape(lambda: M.build_model(cfg_for("dense"), CORPUS.vocab_size, 0))
     assert [type(b.ffn).__name__ for b in dense.blocks] == ["MLP", "MLP"]
 
 
 def test_auxiliary_losses_enter_the_objective_with_their_coefficients():
     cfg = cfg_for("switch-e8")
-    model = M.build_model(cfg, CORPUS.vocab_size, 0)
+    model = nnx.jit(lambda: M.build_model(cfg, CORPUS.vocab_size, 0))()   # built in one compilation
     x = jnp.asarray(CORPUS.train[:64].reshape(4, 16))
-    ce, aux, stats, counts = M.forward(model, x, x)
+    ce, aux, stats, counts = nnx.jit(M.forward)(model, x, x)
     layer = model.blocks[1].ffn
-    layer(jax.random.normal(jax.random.key(0), (4, 16, 16)))     # a call records its losses
+    nnx.jit(lambda m, h: m(h))(layer, jax.random.normal(jax.random.key(0), (4, 16, 16)))   # a call records its losses
     found = collect(model)
     losses = found["losses"][0]
     assert float(found["aux"][0]) == pytest.approx(0.01 * float(losses["balance"]) + 0.001 * float(losses["z"]),
@@ -66,7 +66,8 @@ def test_dropless_gather_and_ragged_layers_agree():
         MoEFFN(16, 32, 4, dispatch="ragged", **dict(kw, rngs=nnx.Rngs(0))),
     )
     x = jax.random.normal(jax.random.key(1), (2, 32, 16))
-    np.testing.assert_allclose(np.asarray(a(x)), np.asarray(b(x)), rtol=2e-5, atol=2e-5)
+    ya, yb = nnx.jit(lambda a, b: (a(x), b(x)))(a, b)       # one compilation, not one per eager operation
+    np.testing.assert_allclose(np.asarray(ya), np.asarray(yb), rtol=2e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize(
