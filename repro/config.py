@@ -215,14 +215,20 @@ def validate_schema(cfg: dict, path, experiment: str, scale: str) -> None:
 # Where a run executes, not what it computes: a run may resume on another number of devices (repro/parallel.py;
 # the results agree up to floating-point reassociation).
 PLACEMENT = (("train", "devices"),)
+# a setting at the value every run had before the key existed leaves the hash as it was (runs made then stay valid):
+# train.precision fp32 is the same program as before mixed precision existed (repro/precision.py)
+UNHASHED_DEFAULTS = ((("train", "precision"), "fp32"),)
 
 
 def config_hash(cfg: dict) -> str:
-    """sha256 of the canonical JSON of the resolved config, without the seed (the seed is its own tag) and without
-    placement settings (PLACEMENT)."""
+    """sha256 of the canonical JSON of the resolved config, without the seed (the seed is its own tag), without
+    placement settings (PLACEMENT) and without settings at their UNHASHED_DEFAULTS."""
     science = json.loads(json.dumps(cfg, default=str))
     for section, key in PLACEMENT:
         (science.get(section) or {}).pop(key, None)
+    for (section, key), value in UNHASHED_DEFAULTS:
+        if (science.get(section) or {}).get(key) == value:
+            science[section].pop(key)
     return hashlib.sha256(json.dumps(science, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

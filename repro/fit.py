@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from repro import parallel, seeding
+from repro import parallel, precision, seeding
 
 
 class FitState(NamedTuple):
@@ -63,6 +63,10 @@ class Objective:
     done: Callable[[Any], jax.Array] | None = None   # extra -> bool: from then on every step is a no-op
     # (data_key, t, data) -> batch, in place of ``batch``: a batch read by step index from a schedule drawn ahead
     step_batch: Callable[[jax.Array, jax.Array, Any], Any] | None = None
+    # train.precision (repro/precision.py): "bf16" evaluates the loss on bfloat16 copies of the parameters (but those
+    # whose path matches ``fp32_params``) and of the batch; the state stays float32
+    precision: str = "fp32"
+    fp32_params: str = ""
 
     def init(self, params, extra=()) -> FitState:
         return FitState(params, self.optimizer.init(params), extra)
@@ -74,7 +78,8 @@ def step_fn(objective: Objective, mesh=None):
         batch = (objective.batch(seeding.step_key(data_key, t), data) if objective.step_batch is None
                  else objective.step_batch(data_key, t, data))
         batch = parallel.shard_batch(batch, mesh)
-        (loss, aux), grads = jax.value_and_grad(objective.loss, has_aux=True)(params, batch, extra)
+        loss_fn = precision.loss_in(objective.loss, objective.precision, objective.fp32_params)
+        (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch, extra)
         updates, opt_state = objective.optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         if objective.after_update is None:

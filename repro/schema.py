@@ -9,7 +9,7 @@ One naming convention across papers: sections ``task`` (what is run; ``kind`` pi
 """
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -34,6 +34,7 @@ class Train(Section):
     checkpoint_every: NonNegative = 0        # 0: only at the end
     keep_checkpoints: Positive = 2
     devices: str = "1"                       # "1" | "N" | all (repro/parallel.py)
+    precision: Literal["fp32", "bf16"] = "fp32"   # mixed precision (repro/precision.py)
 
 
 class PaperConfig(Section):

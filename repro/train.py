@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from repro import fit, parallel, seeding
 from repro import config as rconfig
+from repro.precision import fp32_params
 from repro.progress import Progress
 from repro.checkpoint import Checkpointer, CheckpointError, restore_group
 
@@ -47,11 +48,13 @@ class Measurement:
     measure: Callable[[], tuple[dict, list[dict]]]
 
 
-def objective(task: Task):
-    """The task as repro/fit.py's objective over its parameters: (objective, graphdef, the model's other state)."""
+def objective(task: Task, precision: str = "fp32"):
+    """The task as repro/fit.py's objective over its parameters, trained in ``precision`` (train.precision,
+    repro/precision.py): (objective, graphdef, the model's other state)."""
     graphdef, params, rest = nnx.split(task.model, nnx.Param, ...)
     obj = fit.Objective(loss=lambda p, batch, _: task.loss(nnx.merge(graphdef, p, rest), batch),
-                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key))
+                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key), precision=precision,
+                        fp32_params=fp32_params(task.model))
     return obj, graphdef, params, rest
 
 
@@ -67,7 +70,7 @@ def fit_task(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, prog
     tc = cfg["train"]
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    obj, graphdef, params, rest = objective(task)
+    obj, graphdef, params, rest = objective(task, tc.get("precision", "fp32"))
     state = obj.init(params)
     data_key = seeding.key(seed, "data")
     ckpt = Checkpointer(run_dir / "checkpoints", keep=tc.get("keep_checkpoints", 2))
@@ -139,14 +142,15 @@ def fit_task(task: Task, cfg: dict, seed: int, run_dir: Path, tracker=None, prog
     return final, history
 
 
-def group_objective(tasks: list[Task]):
+def group_objective(tasks: list[Task], precision: str = "fp32"):
     """The objective of seeds trained side by side (the first task's loss, optimiser and batches; every task has the
     same model structure) and each seed's initial state. The model's non-parameter state rides in ``extra``, so that
     it is per seed too. Returns (graphdef, objective, states)."""
     parts = [nnx.split(t.model, nnx.Param, ...) for t in tasks]
     graphdef, task = parts[0][0], tasks[0]
     obj = fit.Objective(loss=lambda p, batch, rest: task.loss(nnx.merge(graphdef, p, rest), batch),
-                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key))
+                        optimizer=task.optimizer, batch=lambda key, _: task.batch(key), precision=precision,
+                        fp32_params=fp32_params(task.model))
     return graphdef, obj, [obj.init(params, rest) for _, params, rest in parts]
 
 
@@ -163,7 +167,7 @@ def fit_tasks(tasks: list[Task], cfg: dict, seeds: list[int], run_dirs: list[Pat
     if str(tc.get("devices", 1)) not in ("1", "None"):
         raise rconfig.ConfigError("seeds side by side run on one device: set train.devices=1 or train them one "
                                   "after another (--group 1)")
-    graphdef, obj, states = group_objective(tasks)
+    graphdef, obj, states = group_objective(tasks, tc.get("precision", "fp32"))
     task = tasks[0]
     ckpts = [Checkpointer(Path(d) / "checkpoints", keep=tc.get("keep_checkpoints", 2)) for d in run_dirs]
     start, states, metas = restore_group(ckpts, states, config_hash)

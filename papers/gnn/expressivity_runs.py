@@ -22,18 +22,18 @@ def _separated(e1, e2) -> bool:
     return bool(np.max(np.abs(e1 - e2)) > 1e-5 * (1.0 + np.max(np.abs(e1))))
 
 
-def _fit(model, data, batch_fn, loss_fn, steps: int, lr: float, dkey):
+def _fit(model, data, batch_fn, loss_fn, steps: int, lr: float, dkey, precision: str = "fp32"):
     """Full-batch Adam for ``steps`` steps in one jitted scan (repro/fit.py); returns (model, per-step losses).
     ``data`` goes in as an argument (a closed-over graph would be constant-folded: slow to compile)."""
     graphdef, params = nnx.split(model, nnx.Param)
     objective = fit.Objective(loss=lambda q, b, _: (loss_fn(nnx.merge(graphdef, q), b), {}), optimizer=optax.adam(lr),
-                              batch=lambda key, d: batch_fn(d, key))
+                              batch=lambda key, d: batch_fn(d, key), precision=precision)
     state, rows = fit.run_all(objective, objective.init(params), steps=steps, data_key=dkey, data=data)
     return nnx.merge(graphdef, state.params), np.asarray(rows["loss"])
 
 
 def _ce(logits, labels):
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), labels).mean()
 
 
 def multisets(cfg: dict, seed: int):
@@ -49,7 +49,7 @@ def multisets(cfg: dict, seed: int):
     sep = [_separated(emb[ex.MULTISETS.index(a)], emb[ex.MULTISETS.index(b)]) for a, b in ex.FIGURE3_PAIRS]
     t0 = time.perf_counter()
     model, losses = _fit(model, (g, centres), lambda d, _: d, lambda mod, d: _ce(mod(d[0])[d[1]], d[0].labels),
-                         t["steps"], t["lr"], seeding.key(seed, "dropout"))
+                         t["steps"], t["lr"], seeding.key(seed, "dropout"), t.get("precision", "fp32"))
     pred = np.argmax(np.asarray(model(g))[np.asarray(centres)], -1)
     metrics = {"pairs_separated": 100.0 * np.mean(sep), "accuracy": 100.0 * float(np.mean(pred == np.arange(5))),
                "final_loss": float(losses[-1]), "wall_time_s": time.perf_counter() - t0,
@@ -115,7 +115,7 @@ def csl(cfg: dict, seed: int):
 
     t0 = time.perf_counter()
     gin, losses = _fit(gin, train, with_x, lambda mod, bx: _ce(mod(*bx), bx[0].labels),
-                       t["steps"], t["lr"], seeding.key(seed, "dropout"))
+                       t["steps"], t["lr"], seeding.key(seed, "dropout"), t.get("precision", "fp32"))
     eval_key = jax.random.fold_in(seeding.key(seed, "data"), 1)
     acc = lambda b: 100.0 * float(np.mean(np.argmax(np.asarray(gin(*with_x(b, eval_key))), -1) == np.asarray(b.labels)))  # noqa: E731,E501
     metrics = {"test_accuracy": acc(test), "train_accuracy": acc(train), "final_loss": float(losses[-1]),

@@ -46,6 +46,7 @@ from papers.gnn import tu
 from papers.gnn.models import dropout as drop
 from repro import config as rconfig
 from repro import fit, seeding
+from repro import precision as mixed
 
 
 # --- folds, batches, padded arrays --------------------------------------------------------------------------------
@@ -155,13 +156,16 @@ def torch_linear(n_in: int, n_out: int, rngs: nnx.Rngs) -> nnx.Linear:
 
 class BatchNorm(nnx.Module):
     """torch.nn.BatchNorm1d over the real nodes of a padded batch: training normalises with the batch mean and biased
-    variance and updates running averages (momentum 0.1, unbiased variance); evaluation uses the averages."""
+    variance and updates running averages (momentum 0.1, unbiased variance); evaluation uses the averages. Statistics,
+    scale and bias in float32 under train.precision=bf16, the output in the input's precision."""
+    FP32_PARAMS = ("scale", "bias")
 
     def __init__(self, dim: int):
         self.scale, self.bias = nnx.Param(jnp.ones(dim)), nnx.Param(jnp.zeros(dim))
         self.mean, self.var = nnx.BatchStat(jnp.zeros(dim)), nnx.BatchStat(jnp.ones(dim))
 
     def __call__(self, x, mask, train: bool):
+        x, dtype = x.astype(jnp.float32), x.dtype
         if train:
             n = mask.sum()
             mean = (x * mask[:, None]).sum(0) / n
@@ -170,7 +174,7 @@ class BatchNorm(nnx.Module):
             self.var.value = 0.9 * self.var.value + 0.1 * var * n / jnp.maximum(n - 1, 1)
         else:
             mean, var = self.mean.value, self.var.value
-        return (x - mean) * jax.lax.rsqrt(var + 1e-5) * self.scale.value + self.bias.value
+        return ((x - mean) * jax.lax.rsqrt(var + 1e-5) * self.scale.value + self.bias.value).astype(dtype)
 
 
 class GINLayer(nnx.Module):
@@ -222,7 +226,8 @@ def step_lr(lr: float, iters: int, step: int, gamma: float):
     return lambda t: lr * gamma ** ((t // iters + 1) // step)
 
 
-def fold_objective(graphdef, tx, batch_size: int, iters: int, n_nodes: int, n_edges: int) -> fit.Objective:
+def fold_objective(graphdef, tx, batch_size: int, iters: int, n_nodes: int, n_edges: int,
+                   precision: str = "fp32", fp32_params: str = "") -> fit.Objective:
     """One fold's training as repro/fit.py runs it: cross-entropy of the GIN in training mode (batch statistics in the
     state's ``extra``); update t's batch is read from the fold's schedule in ``data`` = (Packed, (steps, batch) ids),
     its dropout key is split(fold_in(fold key, epoch), iters)[t % iters], a function of (seed, fold, epoch, t)."""
@@ -230,7 +235,7 @@ def fold_objective(graphdef, tx, batch_size: int, iters: int, n_nodes: int, n_ed
         batch, key = batch
         m = nnx.merge(graphdef, q, stats, copy=True)
         logits = m(batch, train=True, key=key)
-        return optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels).mean(), {
+        return optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch.labels).mean(), {
             "stats": nnx.state(m, nnx.BatchStat)}
 
     def step_batch(fold_key, t, data):
@@ -239,7 +244,8 @@ def fold_objective(graphdef, tx, batch_size: int, iters: int, n_nodes: int, n_ed
         return gather(p, ids[t], batch_size, n_nodes, n_edges), key
 
     return fit.Objective(loss=loss, optimizer=tx, step_batch=step_batch,
-                         after_update=lambda q, _stats, loss, aux, _b, _t: (q, aux["stats"], {"loss": loss}))
+                         after_update=lambda q, _stats, loss, aux, _b, _t: (q, aux["stats"], {"loss": loss}),
+                         precision=precision, fp32_params=fp32_params)
 
 
 def count_right(graphdef, params, stats, test_batch) -> jax.Array:
@@ -250,7 +256,7 @@ def count_right(graphdef, params, stats, test_batch) -> jax.Array:
 
 def train_folds(p: Packed, n_classes: int, train_ids, test_ids, *, hidden: int, batch_size: int, dropout: float,
                 layers: int, learn_eps: bool, lr: float, epochs: int, iters: int, lr_step: int, lr_gamma: float,
-                seed: int, fold_numbers=None) -> dict:
+                seed: int, fold_numbers=None, precision: str = "fp32") -> dict:
     """Train one model per fold side by side through repro/fit.py (the folds its seed axis; every fold from the
     same initialisation, as main.py seeds torch with 0 for every fold) and test it after every epoch. ``fold_numbers``
     (default 0, 1, ...) name the folds, whose batches and dropout depend on (seed, fold number, epoch) only, so a
@@ -272,7 +278,8 @@ def train_folds(p: Packed, n_classes: int, train_ids, test_ids, *, hidden: int, 
                 rngs=nnx.Rngs(params=seeding.key(seed, "init")))
     graphdef, params, stats = nnx.split(model, nnx.Param, nnx.BatchStat)
     tx = optax.adam(step_lr(lr, iters, lr_step, lr_gamma))
-    objective = fold_objective(graphdef, tx, batch_size, iters, n_nodes, n_edges)
+    objective = fold_objective(graphdef, tx, batch_size, iters, n_nodes, n_edges, precision,
+                               mixed.fp32_params(model))
     state = fit.stack([objective.init(params, stats)] * folds)            # every fold from the same initialisation
 
     right = jax.jit(jax.vmap(functools.partial(count_right, graphdef)))
@@ -331,7 +338,8 @@ def cv_round(cfg: dict, ds: tu.TUDataset, p: Packed, rnd: int, cache: Path | Non
         t0 = time.perf_counter()
         res = train_folds(p, ds.n_classes, train_ids, test_ids, hidden=hidden, batch_size=bs, dropout=rate,
                           layers=m["layers"], learn_eps=m["learn_eps"], lr=t["lr"], epochs=cv["epochs"],
-                          iters=cv["iters_per_epoch"], lr_step=cv["lr_step"], lr_gamma=cv["lr_gamma"], seed=rnd)
+                          iters=cv["iters_per_epoch"], lr_step=cv["lr_step"], lr_gamma=cv["lr_gamma"], seed=rnd,
+                          precision=t.get("precision", "fp32"))
         res["wall_s"] = np.float64(time.perf_counter() - t0)
         out[point], wall = res, wall + float(res["wall_s"])
         if f is not None:

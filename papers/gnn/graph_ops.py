@@ -67,11 +67,13 @@ def propagate(h, senders, receivers, weights, n_nodes: int, sorted_receivers: bo
 
 
 def segment_softmax(logits, segments, n_segments: int, sorted_segments: bool = True):
-    """Softmax of per-edge logits (E, ...) over the edges that share a segment (their receiver)."""
+    """Softmax of per-edge logits (E, ...) over the edges that share a segment (their receiver); computed in float32,
+    returned in the logits' precision (train.precision=bf16 keeps softmax statistics in float32)."""
     kw = {"num_segments": n_segments, "indices_are_sorted": sorted_segments}
-    m = jax.ops.segment_max(logits, segments, **kw)
-    e = jnp.exp(logits - jax.lax.stop_gradient(m)[segments])
-    return e / jax.ops.segment_sum(e, segments, **kw)[segments]
+    x = logits.astype(jnp.float32)
+    m = jax.ops.segment_max(x, segments, **kw)
+    e = jnp.exp(x - jax.lax.stop_gradient(m)[segments])
+    return (e / jax.ops.segment_sum(e, segments, **kw)[segments]).astype(logits.dtype)
 
 
 def aggregate(h, senders, receivers, n_nodes: int, how: str):

@@ -59,7 +59,7 @@ def gcn_rule(epoch, val_loss, val_hist, window: int):
 
 
 def _masked_ce(logits, labels, mask):
-    ce = optax.softmax_cross_entropy_with_integer_labels(logits, jnp.maximum(labels, 0))
+    ce = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), jnp.maximum(labels, 0))
     return jnp.sum(ce * mask) / jnp.sum(mask)
 
 
@@ -81,11 +81,12 @@ class NodeTrainer:
         if self.rule not in ("gcn", "gat", "none"):
             raise ValueError(f"unknown train.stop {self.rule!r}; valid: gcn, gat, none")
         self.objective = fit.Objective(loss=self._loss, optimizer=self.tx, batch=lambda key, g: (g, key),
-                                       after_update=self._after_update, done=lambda s: s.done)
+                                       after_update=self._after_update, done=lambda s: s.done,
+                                       precision=t.get("precision", "fp32"))
 
     # --- the pieces of one epoch ---------------------------------------------------------------------------
     def _l2(self, model):
-        return self.wd * sum(jnp.sum(w ** 2) for w in models.decayed(model, self.wd_on)) / 2.0
+        return self.wd * sum(jnp.sum(w.astype(jnp.float32) ** 2) for w in models.decayed(model, self.wd_on)) / 2.0
 
     def _loss(self, params, batch, stop):
         (g, key), model = batch, nnx.merge(self.graphdef, params)

@@ -19,5 +19,6 @@ def causal_conv_fft(u, h):
     linear one; a shorter filter is zero-padded with the rest). O(L log L)."""
     length = u.shape[1]
     n_fft = 2 * length
+    u, h = u.astype(jnp.float32), h.astype(jnp.float32)          # FFTs in float32 (also under train.precision=bf16)
     y = jnp.fft.irfft(jnp.fft.rfft(u, n=n_fft, axis=1) * jnp.fft.rfft(h, n=n_fft, axis=0), n=n_fft, axis=1)
     return y[:, :length]

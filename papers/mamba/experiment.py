@@ -82,5 +82,9 @@ def workload(cfg: dict) -> Training:
     return Training(cfg, build_task)
 
 
+def main(argv=None) -> int:
+    return driver.main(PAPER_DIR, workload, argv)
+
+
 if __name__ == "__main__":
-    sys.exit(driver.main(PAPER_DIR, workload))
+    sys.exit(main())

@@ -23,6 +23,8 @@ from papers.mamba.causal_conv import causal_conv_fft
 class ShiftSSM(nnx.Module):
     """The shift SSM of H channels with an m-dimensional state: y_t = sum_{j<m} C_j k_{t-j} + D k_t."""
 
+    FP32_PARAMS = ("C", "D")          # the SSM's parameters stay float32 under train.precision=bf16
+
     def __init__(self, channels: int, n_state: int, *, rngs: nnx.Rngs):
         self.C = nnx.Param(jax.random.normal(rngs.params(), (n_state, channels)) / jnp.sqrt(n_state))
         self.D = nnx.Param(jax.random.normal(rngs.params(), (channels,)))     # as the H3 code's ssm_k_D
@@ -30,7 +32,7 @@ class ShiftSSM(nnx.Module):
     def __call__(self, k):
         """k: (batch, L, H). The convolution view, by FFT: C is a causal filter m taps long (cut to L when m > L);
         the m shifted multiply-adds would be a graph m times as large, slow to compile and, at L = 512, to run."""
-        return causal_conv_fft(k, self.C[...][:k.shape[1]]) + self.D[...] * k
+        return (causal_conv_fft(k, self.C[...][:k.shape[1]]) + self.D[...] * k).astype(k.dtype)
 
     def recurrent(self, k):
         """The same map as the state-space recurrence x_t = S x_{t-1} + e_1 k_t, y_t = C . x_t + D k_t (S: the

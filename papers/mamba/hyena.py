@@ -36,6 +36,8 @@ class Sin(nnx.Module):
 class HyenaFilter(nnx.Module):
     """The implicit long convolution of one Hyena order (H channels)."""
 
+    FP32_PARAMS = ("ffn", "D")        # the implicit filter and the skip stay float32 under train.precision=bf16
+
     def __init__(self, channels: int, *, bands: int = 1, width: int = 16, freq: float = 1.0,
                  fast_decay: float = 0.3, slow_decay: float = 1.5, target: float = 1e-2, rngs: nnx.Rngs):
         self.bands = bands
@@ -63,6 +65,6 @@ class HyenaFilter(nnx.Module):
         return z * jnp.exp(-self.alpha[...] * t)
 
     def __call__(self, u):
-        """u: (batch, L, H) -> (batch, L, H)."""
-        u = u.astype(jnp.float32)
-        return causal_conv_fft(u, self.filter(u.shape[1])) + u * self.D[...]
+        """u: (batch, L, H) -> (batch, L, H), computed in float32, returned in u's precision."""
+        u32 = u.astype(jnp.float32)
+        return (causal_conv_fft(u32, self.filter(u.shape[1])) + u32 * self.D[...]).astype(u.dtype)

@@ -19,7 +19,11 @@ class SequenceModel(nnx.Module):
         self.norm_f = RMSNorm(d)
 
     def __call__(self, tokens):
+        # the residual stream in float32 (the reference code's residual_in_fp32), each block's input and the head in
+        # the embedding's precision (bfloat16 under train.precision=bf16; float32 otherwise: no-op casts)
+        compute = self.embed.embedding.dtype
         x = self.embed(tokens).astype(jnp.float32)
         for norm, block in zip(self.norms, self.blocks):
-            x = x + block(norm(x))
-        return self.embed.attend(self.norm_f(x))
+            x = x + block(norm(x).astype(compute))
+        # the tied head: nnx.Embed.attend would compute in the dtype the table had when built (float32)
+        return self.norm_f(x).astype(compute) @ self.embed.embedding[...].T

@@ -27,6 +27,8 @@ def dropout(x, rate: float, key):
 
 
 class S4Layer(nnx.Module):
+    FP32_PARAMS = ("norm",)           # the LayerNorm's scale and bias stay float32 under train.precision=bf16
+
     def __init__(self, channels: int, n_state: int, init: str, dropout_rate: float, *, rngs: nnx.Rngs):
         self.s4 = S4D(channels, n_state=n_state, init=init, rngs=rngs)
         self.mix = nnx.Linear(channels, 2 * channels, rngs=rngs)

@@ -51,6 +51,9 @@ class S4D(nnx.Module):
         self.log_dt = nnx.Param(math.log(dt_min) + u * (math.log(dt_max) - math.log(dt_min)))
         self.D = nnx.Param(jnp.ones((channels,)))
 
+    # the SSM's parameters stay float32 under train.precision=bf16 (repro/precision.py)
+    FP32_PARAMS = ("log_neg_a_re", "a_im", "c_re", "c_im", "log_dt", "D")
+
     def _discrete(self):
         A = -jnp.exp(self.log_neg_a_re[...]) + 1j * self.a_im[...]
         dtA = jnp.exp(self.log_dt[...])[:, None] * A
@@ -64,10 +67,9 @@ class S4D(nnx.Module):
         return c * jnp.real(jnp.einsum("hm,hml->hl", C * B_bar, powers))
 
     def __call__(self, u):
-        """u: (batch, L, H) -> (batch, L, H) by FFT convolution."""
-        u = u.astype(jnp.float32)
-        length = u.shape[1]
-        return causal_conv_fft(u, self.kernel(length).T) + u * self.D[...]
+        """u: (batch, L, H) -> (batch, L, H) by FFT convolution, in float32, returned in u's precision."""
+        u32 = u.astype(jnp.float32)
+        return (causal_conv_fft(u32, self.kernel(u.shape[1]).T) + u32 * self.D[...]).astype(u.dtype)
 
     def recurrent(self, u):
         """The same map run as a recurrence (the recurrent view); used for tests and step-by-step inference."""

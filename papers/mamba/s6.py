@@ -33,10 +33,16 @@ class S6(nnx.Module):
                                                         (channels, n_state))))
         self.D = nnx.Param(jnp.ones((channels,), jnp.float32))
 
+    # kept in float32 under train.precision=bf16 (repro/precision.py), as the reference code keeps A_log, D and the
+    # delta bias (dt_proj's bias is added inside its float32 scan)
+    FP32_PARAMS = ("A_log", "D", "dt_proj")
+
     def __call__(self, x):
-        """x: (batch, L, channels) -> (batch, L, channels)."""
-        x = x.astype(jnp.float32)
+        """x: (batch, L, channels) -> (batch, L, channels). The projections run in x's precision, delta (softplus)
+        and the selective scan in float32, the output in x's precision."""
         dt, B, C = jnp.split(self.x_proj(x), [self.dt_rank, self.dt_rank + self.n_state], axis=-1)
-        delta = jax.nn.softplus(self.dt_proj(dt))
+        delta = jax.nn.softplus(self.dt_proj(dt).astype(jnp.float32))
         A = -jnp.exp(self.A_log[...])
-        return selective_scan(x, delta, A, B, C, self.D[...], method=self.scan_method)
+        y = selective_scan(x.astype(jnp.float32), delta, A, B.astype(jnp.float32), C.astype(jnp.float32),
+                           self.D[...], method=self.scan_method)
+        return y.astype(x.dtype)

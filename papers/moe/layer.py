@@ -69,6 +69,9 @@ class MoEFFN(nnx.Module):
         self.b_down = nnx.Param(jnp.zeros((n_experts, d_model)))
         self.layer_id = layer_id
 
+    # the router stays float32 under train.precision=bf16 (Switch section 2.4, "selective precision")
+    FP32_PARAMS = ("w_gate", "w_noise")
+
     def route(self, x32):
         logits = x32 @ self.w_gate[...]
         if self.router == "softmax":

@@ -20,6 +20,7 @@ from papers.sae import lm as LM
 from papers.sae import lm_runs, superposition, toy_runs
 from repro import config as rconfig
 from repro import text
+from repro.precision import fp32_params
 from repro.cost_plan import CostSpec, Step, count, objective_step, task_steps
 
 PAPER_DIR = Path(__file__).parent
@@ -38,7 +39,7 @@ def sae_spec(cfg: dict, d: int, batch_fn, data, n_eval: int, note: str) -> CostS
     mc, tc = cfg["model"], cfg["train"]
     model = nnx.eval_shape(lambda: toy_runs.make_sae(mc, d, 0))
     graphdef, params = nnx.split(model, nnx.Param)
-    objective, extra = toy_runs.sae_objective(mc, tc, graphdef, batch_fn)
+    objective, extra = toy_runs.sae_objective(mc, tc, graphdef, batch_fn, fp32_params(model))
     state = jax.eval_shape(lambda p: objective.init(p, extra), params)
     chunk = min(EVAL_CHUNK, n_eval)
     evaluate = Step(lambda p, x: nnx.merge(graphdef, p)(x), (params, jax.ShapeDtypeStruct((chunk, d), "float32")))

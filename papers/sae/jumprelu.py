@@ -58,6 +58,8 @@ step.defvjp(_st_fwd, _st_bwd)
 
 
 class JumpReluSAE(nnx.Module):
+    FP32_PARAMS = ("log_theta",)      # the thresholds stay float32 under train.precision=bf16 (repro/precision.py)
+
     def __init__(self, d: int, n_latents: int, *, rngs: nnx.Rngs, init_threshold: float = 0.001):
         w = jax.random.normal(rngs.params(), (n_latents, d))
         w = w / jnp.linalg.norm(w, axis=-1, keepdims=True)
@@ -83,4 +85,4 @@ def jumprelu_loss(model: JumpReluSAE, x, l0_coef: float, eps: float = 0.001):
     z = jumprelu(pre, theta, eps)
     x_hat = z @ model.w_dec[...] + model.b_dec[...]
     l0 = jnp.mean(jnp.sum(step(pre, theta, eps), -1))
-    return jnp.mean(jnp.sum((x - x_hat) ** 2, -1)) + l0_coef * l0, (x_hat, z)
+    return jnp.mean(jnp.sum((x - x_hat).astype(jnp.float32) ** 2, -1)) + l0_coef * l0.astype(jnp.float32), (x_hat, z)

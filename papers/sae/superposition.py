@@ -6,6 +6,8 @@ D_i = ||W_i||^2 / sum_j (W_i_hat . W_j)^2 per feature (W_i the i-th column); an 
 """
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -55,6 +57,7 @@ def instances_objective(n_features: int, m_hidden: int, p_active, importance, *,
 
     def loss_all(p, x, _):  # x: (batch, instances, n)
         per = jax.vmap(lambda q, xi: importance_loss(nnx.merge(graphdef, q), xi, imp), in_axes=(0, 1))(p, x)
+        per = per.astype(jnp.float32)
         return per.sum(), per
 
     return graphdef, fit.Objective(
@@ -70,7 +73,7 @@ def init_instances(key, n_features: int, m_hidden: int, n_instances: int):
 
 
 def fit_instances(key, n_features: int, m_hidden: int, p_active, importance, *, steps: int, batch: int = 1024,
-                  lr: float = 1e-3, mesh=None):
+                  lr: float = 1e-3, mesh=None, precision: str = "fp32"):
     """Train one toy model per feature probability in ``p_active`` (the paper's instances), AdamW, one jitted scan.
     With a device mesh the parameters are replicated and each batch is split over the devices (repro/parallel.py).
     Returns the stacked W (instances, m, n) and b (instances, n), and the per-step mean loss."""
@@ -78,6 +81,7 @@ def fit_instances(key, n_features: int, m_hidden: int, p_active, importance, *, 
     k_init, k_data = jax.random.split(key)
     params = init_instances(k_init, n_features, m_hidden, n_inst)
     _, objective = instances_objective(n_features, m_hidden, p_active, importance, batch=batch, lr=lr)
+    objective = dataclasses.replace(objective, precision=precision)          # train.precision (repro/precision.py)
     state, rows = fit.run_all(objective, objective.init(params), steps=steps, data_key=k_data, mesh=mesh)
     params, losses = state.params, rows["loss"]
     return np.asarray(params["w"][...]), np.asarray(params["b"][...]), np.asarray(losses)

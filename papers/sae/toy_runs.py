@@ -5,6 +5,8 @@ killed one starts over (nothing is lost but that run's seconds).
 """
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,6 +19,7 @@ from papers.sae import models as S
 from papers.sae import superposition as SP
 from papers.sae import toy_data as T
 from repro import fit, parallel, seeding
+from repro import precision as mixed
 
 
 def history_rows(losses, every: int = 100, **extra) -> list[dict]:
@@ -36,16 +39,20 @@ def make_sae(mc: dict, d: int, seed: int):
     raise ValueError(f"unknown model.kind {mc['kind']!r}; valid: relu, topk, jumprelu")
 
 
-def sae_objective(mc: dict, tc: dict, graphdef, batch_fn):
-    """(the objective of the SAE that ``mc`` describes, on batches ``batch_fn(key, data)``, its initial ``extra``)."""
+def sae_objective(mc: dict, tc: dict, graphdef, batch_fn, fp32_params: str = ""):
+    """(the objective of the SAE that ``mc`` describes, on batches ``batch_fn(key, data)``, its initial ``extra``),
+    trained in train.precision (repro/precision.py; ``fp32_params``: the parameters kept in float32)."""
     if mc["kind"] == "relu":
-        return F.relu_objective(graphdef, batch_fn, lr=tc["lr"], l1=mc["l1"]), ()
-    if mc["kind"] == "topk":
+        objective, extra = F.relu_objective(graphdef, batch_fn, lr=tc["lr"], l1=mc["l1"]), ()
+    elif mc["kind"] == "topk":
         aux = mc["k_aux"] > 0
-        return (F.topk_objective(graphdef, batch_fn, lr=tc["lr"], k_aux=max(mc["k_aux"], 1),
-                                 dead_after=mc["dead_after"] if aux else 2 ** 30),
-                jnp.zeros((mc["latents"],), jnp.int32))
-    return F.jumprelu_objective(graphdef, batch_fn, lr=tc["lr"], l0_coef=mc["l0_coef"], eps=mc["eps"]), ()
+        objective, extra = (F.topk_objective(graphdef, batch_fn, lr=tc["lr"], k_aux=max(mc["k_aux"], 1),
+                                             dead_after=mc["dead_after"] if aux else 2 ** 30),
+                            jnp.zeros((mc["latents"],), jnp.int32))
+    else:
+        objective, extra = (F.jumprelu_objective(graphdef, batch_fn, lr=tc["lr"], l0_coef=mc["l0_coef"],
+                                                 eps=mc["eps"]), ())
+    return dataclasses.replace(objective, precision=tc.get("precision", "fp32"), fp32_params=fp32_params), extra
 
 
 def fit_sae(mc: dict, tc: dict, d: int, seed: int, batch_fn, data):
@@ -53,7 +60,7 @@ def fit_sae(mc: dict, tc: dict, d: int, seed: int, batch_fn, data):
     (repro/fit.py); returns (model, per-step losses, extra per-step series)."""
     model, key = make_sae(mc, d, seed), jax.random.fold_in(seeding.key(seed, "data"), 1)
     graphdef, params = nnx.split(model, nnx.Param)
-    objective, extra = sae_objective(mc, tc, graphdef, batch_fn)
+    objective, extra = sae_objective(mc, tc, graphdef, batch_fn, mixed.fp32_params(model))
     state, rows = fit.run_all(objective, objective.init(params, extra), steps=tc["steps"], data_key=key, data=data,
                               mesh=parallel.mesh(tc.get("devices", 1)))
     series = {"dead_during_training": rows["n_dead"]} if mc["kind"] == "topk" else {}
@@ -108,7 +115,8 @@ def superposition(cfg: dict, seed: int):
         0, -sc["p_decades"], sc["p_points"])
     importance = sc["importance_decay"] ** np.arange(n)
     w, _, losses = SP.fit_instances(seeding.key(seed, "init"), n, m, probs, importance, steps=tc["steps"],
-                                    batch=tc["batch_size"], lr=tc["lr"], mesh=parallel.mesh(tc.get("devices", 1)))
+                                    batch=tc["batch_size"], lr=tc["lr"], mesh=parallel.mesh(tc.get("devices", 1)),
+                                    precision=tc.get("precision", "fp32"))
     dstar = np.array([SP.dimensions_per_feature_total(wi) for wi in w])
     rows, metrics = [], {"final_train_loss": float(losses[-1]), "final_params": {"W": np.asarray(w)}}
     for i, (p, wi) in enumerate(zip(probs, w)):

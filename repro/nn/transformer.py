@@ -44,10 +44,11 @@ class CausalSelfAttention(nnx.Module):
         q, k, v = (a[:, :, 0].transpose(0, 2, 1, 3) for a in (q, k, v))          # (b, h, t, dh)
         if self.rope:
             q, k = rotary(q), rotary(k)
-        scores = q @ k.transpose(0, 1, 3, 2) / jnp.sqrt(jnp.float32(d // h))
+        # the scores' softmax in float32, the products in the inputs' precision (no-op casts in float32)
+        scores = (q @ k.transpose(0, 1, 3, 2)).astype(jnp.float32) / jnp.sqrt(jnp.float32(d // h))
         causal = jnp.tril(jnp.ones((t, t), bool))
         att = jax.nn.softmax(jnp.where(causal, scores, -jnp.inf), axis=-1)
-        return self.out((att @ v).transpose(0, 2, 1, 3).reshape(b, t, d))
+        return self.out((att.astype(v.dtype) @ v).transpose(0, 2, 1, 3).reshape(b, t, d))
 
 
 class MLP(nnx.Module):
@@ -62,6 +63,8 @@ class MLP(nnx.Module):
 
 
 class Block(nnx.Module):
+    FP32_PARAMS = ("ln1", "ln2")      # the LayerNorms stay float32 under train.precision=bf16 (repro/precision.py)
+
     def __init__(self, d_model: int, n_heads: int, ffn: nnx.Module, *, rngs: nnx.Rngs, rope: bool = False):
         self.ln1 = nnx.LayerNorm(d_model, rngs=rngs)
         self.attn = CausalSelfAttention(d_model, n_heads, rngs=rngs, rope=rope)
@@ -69,11 +72,16 @@ class Block(nnx.Module):
         self.ffn = ffn
 
     def __call__(self, x):
-        x = x + self.attn(self.ln1(x))
-        return x + self.ffn(self.ln2(x))
+        # the residual stream x as it comes (float32); each sub-layer's input in the parameters' precision
+        # (bfloat16 under train.precision=bf16, else float32: no-op casts)
+        compute = self.attn.qkv.kernel.dtype
+        x = x + self.attn(self.ln1(x).astype(compute))
+        return x + self.ffn(self.ln2(x).astype(compute))
 
 
 class TransformerLM(nnx.Module):
+    FP32_PARAMS = ("ln_f",)
+
     def __init__(self, vocab_size: int, d_model: int, n_layers: int, n_heads: int, context: int, *,
                  rngs: nnx.Rngs, make_ffn: Callable[..., nnx.Module] | None = None, positions: str = "learned"):
         """``context``: the longest input (the learned position table's size; unused with rope)."""
@@ -104,7 +112,8 @@ class TransformerLM(nnx.Module):
         """Run blocks ``layer`` .. end on a residual stream and return the next-token logits."""
         for block in self.blocks[layer:]:
             x = block(x)
-        return self.embed.attend(self.ln_f(x))
+        # the tied head in the table's precision (nnx.Embed.attend would use the dtype the table had when built)
+        return self.ln_f(x).astype(self.embed.embedding.dtype) @ self.embed.embedding[...].T
 
     def __call__(self, tokens):
         return self.logits_from(self.residual(tokens, 0), 0)
