@@ -163,12 +163,12 @@ def objective_step(objective, state, data, *, batched: bool = False, data_axes=N
     return Step(step, (state, jax.ShapeDtypeStruct((), "int32"), key_struct(*((folds,) if batched else ())), data))
 
 
-def task_steps(make_task: Callable, model, data=()) -> tuple[Step, Step, int]:
+def task_steps(make_task: Callable, model, data=(), precision: str = "fp32") -> tuple[Step, Step, int]:
     """The training and evaluation steps of a repro.train.Task, as repro/train.py's ``fit_task`` runs them, for a
     model given abstractly (``nnx.eval_shape`` of the paper's model constructor). ``make_task(model, *data)`` is the
     paper's own task builder: it is called inside each traced step with the model rebuilt from the traced
-    parameters, and ``data`` (arrays the task reads, abstract) as traced arguments. Returns (train step, evaluation
-    step, number of parameters)."""
+    parameters, and ``data`` (arrays the task reads, abstract) as traced arguments; ``precision``: train.precision.
+    Returns (train step, evaluation step, number of parameters)."""
     import jax
     from flax import nnx
     from repro import fit, train
@@ -182,7 +182,7 @@ def task_steps(make_task: Callable, model, data=()) -> tuple[Step, Step, int]:
     opt_state = jax.eval_shape(lambda p, r, d: live(p, r, d)[1].optimizer.init(p), params, rest, data)
 
     def train_step(state, rest_, t, data_key, data_):
-        obj, _, _, _ = train.objective(live(state.params, rest_, data_)[1])
+        obj, _, _, _ = train.objective(live(state.params, rest_, data_)[1], precision)
         return fit.step_fn(obj)(state, t, data_key, None)
 
     def eval_step(p, rest_, data_):

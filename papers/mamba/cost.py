@@ -32,10 +32,12 @@ def spec(cfg: dict) -> CostSpec:
     note = ""
     if kind == "selective_copying":
         model = nnx.eval_shape(lambda: experiment.build_model(cfg, 0))
-        train, evaluate, n = task_steps(lambda m: experiment.selective_copying_task(cfg, 0, model=m), model)
+        train, evaluate, n = task_steps(lambda m: experiment.selective_copying_task(cfg, 0, model=m), model,
+            precision=cfg["train"].get("precision", "fp32"))
     elif kind == "induction":
         model = nnx.eval_shape(lambda: induction_task.build_model(cfg, 0))
-        train, evaluate, n = task_steps(lambda m: induction_task.build_task(cfg, 0, model=m), model)
+        train, evaluate, n = task_steps(lambda m: induction_task.build_task(cfg, 0, model=m), model,
+            precision=cfg["train"].get("precision", "fp32"))
         longest = max(cfg["task"]["test_lengths"])
         how = ("recurrent: a sequential step per token" if cfg["model"]["kind"] != "attention" else
                f"the parallel forward, to {cfg['task']['attention_max_length']} tokens")
@@ -48,7 +50,8 @@ def spec(cfg: dict) -> CostSpec:
         data = (jax.ShapeDtypeStruct((n_train, 784), "float32"), jax.ShapeDtypeStruct((n_train,), "int32"),
                 jax.ShapeDtypeStruct((n_test, 784), "float32"), jax.ShapeDtypeStruct((n_test,), "int32"))
         model = nnx.eval_shape(lambda: smnist_task.build_model(cfg, 0))
-        train, evaluate, n = task_steps(lambda m, *d: smnist_task.task_from_arrays(cfg, 0, *d, model=m), model, data)
+        train, evaluate, n = task_steps(lambda m, *d: smnist_task.task_from_arrays(cfg, 0, *d, model=m), model, data,
+            precision=cfg["train"].get("precision", "fp32"))
         note = f"MNIST's {n_train} training and {n_test} test images as arguments (the run closes over them)"
     else:
         raise ValueError(f"no cost for task.kind {kind!r}")

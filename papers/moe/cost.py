@@ -34,7 +34,8 @@ def spec(cfg: dict) -> CostSpec:
                                    f"{cfg['speedup']['model']}")
     chars = corpus(cfg["data"]["registry"])
     model = nnx.eval_shape(lambda: M.build_model(cfg, chars.vocab_size, 0))
-    train, evaluate, n = task_steps(lambda m: M.build_task(cfg, 0, chars, model=m), model)
+    train, evaluate, n = task_steps(lambda m: M.build_task(cfg, 0, chars, model=m), model,
+            precision=cfg["train"].get("precision", "fp32"))
     note = ""
     if cfg["moe"]["experts"] and cfg["moe"]["dispatch"] == "ragged":
         note = ("jax.lax.ragged_dot lowers to a dense product over every expert on this backend: these FLOPs count "

@@ -72,7 +72,8 @@ def spec(cfg: dict) -> CostSpec:
     if kind == "lm":
         chars = corpus(cfg["data"]["registry"])
         model = nnx.eval_shape(lambda: LM.build_model(cfg, chars.vocab_size, 0))
-        train, evaluate, n = task_steps(lambda mdl: LM.build_task(cfg, 0, chars, model=mdl), model)
+        train, evaluate, n = task_steps(lambda mdl: LM.build_task(cfg, 0, chars, model=mdl), model,
+            precision=cfg["train"].get("precision", "fp32"))
         every = tc.get("eval_every") or tc["steps"]
         return CostSpec(train=train, evaluate=evaluate, steps=tc["steps"],
                         evals=tc["steps"] // every + (tc["steps"] % every != 0), n_params=n)
