@@ -23,10 +23,11 @@ for this machine's backend and measured:
 
 Peak FLOP/s (``--device``, ``--precision``): NVIDIA's datasheets, dense (without structured sparsity): H100 SXM5 fp32
 66.9 T, TF32 tensor 494.7 T, BF16 989.4 T; A100 SXM4 fp32 19.5 T, TF32 156 T, BF16 312 T; ``cpu`` a nominal 2-core
-laptop (2 x 3 GHz x 32 fp32 FLOP/cycle = 192 G). The default is fp32 because the runs are float32 today: a GPU may run
-their float32 matmuls as TF32 (XLA's default precision), so ``--precision tf32`` is the optimistic bound for the
-matmuls; the scans and elementwise work stay at the fp32 rate. The utilisation (default 0.4) is an assumption,
-printed with the result; models this small rarely reach it.
+laptop (2 x 3 GHz x 32 fp32 FLOP/cycle = 192 G). By default each experiment is timed at the peak of its own
+``train.precision`` (repro/precision.py; its programs are compiled in it): fp32 rows at the fp32 rate, bf16 rows at
+the bf16 rate. A GPU may run float32 matmuls as TF32 (XLA's default precision), so ``--precision tf32`` is the
+optimistic bound for fp32 runs' matmuls; the scans and elementwise work stay at the fp32 rate. The utilisation
+(default 0.4) is an assumption, printed with the result; models this small rarely reach it.
 
 Experiments that are not gradient training (timing, reading other runs) appear with the reason instead of a cost.
 The programs are the single-device ones (``train.devices`` > 1 divides the time ideally) compiled for the backend
@@ -112,6 +113,7 @@ class Row:
     evaluate: Measured | None = None
     more: list = dataclasses.field(default_factory=list)     # (label, Measured, steps per run)
     error: str = ""                # the step does not build or compile at this scale: why
+    precision: str = "fp32"        # the experiment's train.precision (its programs are compiled in it)
 
     @property
     def flops(self) -> float:
@@ -304,7 +306,7 @@ def plan(paper_dir, scale: str, experiments: list[str] | None = None, overrides:
         if seeds["adaptive"]:
             spec.note = "; ".join(filter(None, [spec.note, f"adaptive seeds: the first look's {len(first_look)}, "
                                                 f"up to {len(seeds['seeds'])} while a claim is undecided"]))
-        row = Row(e, spec, runs)
+        row = Row(e, spec, runs, precision=cfg.get("train", {}).get("precision", "fp32"))
         steps = [("train", spec.train, None), ("evaluate", spec.evaluate, None), *spec.more]
         for what, step, n_steps in steps:
             if step is None:
@@ -351,12 +353,18 @@ def _eval_cell(r: Row) -> str:
     return "FAILS" if r.spec.evaluate is not None else "-"
 
 
-def table(paper: str, scale: str, rows: list[Row], device: Device, precision: str, utilisation: float) -> str:
-    rate = device.peak[precision] * utilisation
-    out = [f"{paper} at scale {scale} on {device.name}: {precision} peak {_si(device.peak[precision], 'FLOP/s')} "
-           f"x utilisation {utilisation:g} (assumed) = {_si(rate, 'FLOP/s')}", f"(peak: {device.source})"]
+def table(paper: str, scale: str, rows: list[Row], device: Device, precision: str | None, utilisation: float) -> str:
+    """``precision``: the peak every row is timed at; None: each row at its own train.precision's peak."""
+    if precision is None:
+        rates = ", ".join(f"{p} peak {_si(device.peak[p], 'FLOP/s')}" for p in sorted({r.precision for r in rows}))
+        out = [f"{paper} at scale {scale} on {device.name}: each experiment at its train.precision's peak ({rates}) "
+               f"x utilisation {utilisation:g} (assumed)", f"(peak: {device.source})"]
+    else:
+        rate = device.peak[precision] * utilisation
+        out = [f"{paper} at scale {scale} on {device.name}: {precision} peak {_si(device.peak[precision], 'FLOP/s')} "
+               f"x utilisation {utilisation:g} (assumed) = {_si(rate, 'FLOP/s')}", f"(peak: {device.source})"]
     head = (f"{'experiment':<22} {'params':>7} {'paper':>6} {'train/step':>10} {'steps':>7} {'eval':>8} "
-            f"{'evals':>5} {'runs':>4} {'peak mem':>9} {'time':>14}")
+            f"{'evals':>5} {'runs':>4} {'prec':>4} {'peak mem':>9} {'time':>14}")
     out += [head, "-" * len(head)]
     notes, total_flops, total_s = [], 0.0, 0.0
     for r in rows:
@@ -369,12 +377,12 @@ def table(paper: str, scale: str, rows: list[Row], device: Device, precision: st
         if r.train is None:
             out.append(f"{r.experiment:<22} {'-':>7} {'-':>6}  not costed: {s.not_costed}")
             continue
-        t = seconds(r.flops, device, precision, utilisation)
+        t = seconds(r.flops, device, precision or r.precision, utilisation)
         total_flops, total_s = total_flops + r.flops, total_s + t
         mem = _bytes(r.memory) + ("!" if device.memory and r.memory > device.memory else "")
         out.append(f"{r.experiment:<22} {_si(s.n_params):>7} {_si(s.paper_params) if s.paper_params else '-':>6} "
                    f"{_si(r.train.flops):>10} {s.steps:>7} {_eval_cell(r):>8} "
-                   f"{s.evals:>5} {r.runs:>4} {mem:>9} {duration(t):>14}")
+                   f"{s.evals:>5} {r.runs:>4} {r.precision:>4} {mem:>9} {duration(t):>14}")
         unknown = sum(m.unknown_loops for m in r.measured)
         extra = [s.note] if s.note else []
         loops = [f"{m.longest_loop} per {what}" for what, m in (("training step", r.train), ("evaluation", r.evaluate))
@@ -392,7 +400,7 @@ def table(paper: str, scale: str, rows: list[Row], device: Device, precision: st
     if failed:
         out.append(f"{len(failed)} experiment(s) do not build at this scale (the total counts what compiled): "
                    f"{', '.join(failed)}")
-    out.append(f"{'total':<22} {_si(total_flops, 'FLOP'):>52} {duration(total_s):>25}")
+    out.append(f"{'total':<22} {_si(total_flops, 'FLOP'):>52} {duration(total_s):>30}")
     out.append("FLOPs and memory of the single-device programs compiled for this machine's backend (peak memory = "
                "XLA's argument + output + temp - alias bytes); time = (train FLOPs x steps + eval FLOPs x evals) x "
                "runs / rate.")
@@ -410,7 +418,8 @@ def main(argv=None) -> int:
     p.add_argument("papers", nargs="+", metavar="papers/<p>")
     p.add_argument("--scale", default="full")
     p.add_argument("--device", default="h100", help=f"one of {', '.join(DEVICES)} (default h100)")
-    p.add_argument("--precision", default="fp32", help="fp32 (default: the runs are float32), tf32 or bf16")
+    p.add_argument("--precision", default=None, help="the peak to time every experiment at: fp32, tf32 or bf16 "
+                   "(default: each experiment's train.precision, whose programs are the ones compiled)")
     p.add_argument("--utilisation", default="0.4", help="fraction of the peak assumed reached (default 0.4)")
     p.add_argument("--experiment", action="append", default=None, help="only this experiment (repeatable)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE")
@@ -430,10 +439,10 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 
-def options(device: str, precision: str, utilisation) -> tuple[Device, str, float]:
+def options(device: str, precision: str | None, utilisation) -> tuple[Device, str | None, float]:
     if device not in DEVICES:
         raise CostPlanError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
-    if precision not in PRECISIONS:
+    if precision is not None and precision not in PRECISIONS:
         raise CostPlanError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     try:
         u = float(utilisation)

@@ -73,6 +73,18 @@ def test_run_flops_and_the_total():
     assert any(x.startswith("c ") and "not costed: no training" in x for x in lines)
 
 
+def test_without_a_precision_each_row_is_timed_at_its_own_train_precision_peak():
+    rows = [cp.Row("a", cp.CostSpec(steps=10, n_params=1), runs=1, train=measured(1e12), precision="fp32"),
+            cp.Row("b", cp.CostSpec(steps=10, n_params=1), runs=1, train=measured(1e12), precision="bf16")]
+    h100 = cp.DEVICES["h100"]
+    text = cp.table("p", "full", rows, h100, None, 0.5)
+    assert "each experiment at its train.precision's peak (bf16 peak 989 TFLOP/s, fp32 peak 66.9 TFLOP/s)" in text
+    total = next(x for x in text.splitlines() if x.startswith("total"))
+    assert total.rstrip().endswith(cp.duration(1e13 / (66.9e12 * 0.5) + 1e13 / (989.4e12 * 0.5)))
+    line_b = next(x for x in text.splitlines() if x.startswith("b "))
+    assert " bf16 " in line_b and line_b.rstrip().endswith(cp.duration(1e13 / (989.4e12 * 0.5)))
+
+
 def test_measure_counts_a_loop_by_its_trip_count_and_sums_the_memory_fields():
     x, w = jax.ShapeDtypeStruct((128, 256), jnp.float32), jax.ShapeDtypeStruct((256, 256), jnp.float32)
     body = 2 * 128 * 256 * 256                                   # one matmul
