@@ -92,7 +92,7 @@ def test_fp32_leaves_the_config_hash_of_earlier_runs_and_bf16_changes_it():
 # Tolerance, fixed for every paper: each logged training loss of the bf16 run within 5% (relative) of the fp32 run's
 # at the same step. Measured on 2026-12-04 (2-core CPU) with these settings: Mamba s6-mamba < 0.01%, MoE switch-e8
 # <= 0.01%, GAT on Cora < 0.01%, the TopK SAE 0.6%, 1.7%, 3.1% at steps 100, 200, 300 (the gap grows with training:
-# its top-k choices flip at bf16's resolution). GIN Table 1 is not compared point by point: its per-epoch losses
+# its top-k choices flip at bf16's resolution; the test runs 200 steps: bf16 is emulated, slowly, on a CPU). GIN Table 1 is not compared point by point: its per-epoch losses
 # (32-graph batches, batch norm, lr 0.01) move by 100% between epochs in fp32 alone at smoke scale, and bf16 is off by
 # 2-106% per epoch over 10 epochs; GIN's runs stay fp32 at every scale (the paper's code trained in fp32).
 CASES = {
@@ -100,7 +100,7 @@ CASES = {
                            "train.checkpoint_every=200"]),
     "moe": ("switch-e8", ["train.steps=100", "train.log_every=20", "train.eval_every=100",
                           "train.checkpoint_every=100"]),
-    "sae": ("topk-k4", ["train.steps=300", "train.log_every=50"]),         # history rows every 100 steps
+    "sae": ("topk-k4", ["train.steps=200", "train.log_every=50"]),   # history rows every 100 steps; 300 measured too
     "gnn": ("gat-cora", ["train.steps=100", "train.log_every=10"]),
 }
 
@@ -125,7 +125,7 @@ def test_a_bf16_smoke_run_tracks_the_fp32_loss_curve(paper, tmp_path, monkeypatc
     experiment, sets = CASES[paper]
     fp32 = _train_losses(paper, experiment, sets, "fp32", tmp_path / "fp32")
     bf16 = _train_losses(paper, experiment, sets, "bf16", tmp_path / "bf16")
-    assert len(fp32) == len(bf16) >= 3
+    assert len(fp32) == len(bf16) >= 2
     assert fp32[-1] < fp32[0]                                           # it trained: the curve means something
     gap = np.abs(bf16 / fp32 - 1)
     assert gap.max() <= 0.05, f"{paper}: bf16 vs fp32 relative gap per logged step {np.round(gap, 4).tolist()}"
