@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -67,15 +65,10 @@ def concrete(tree):
     return jax.tree.map(make, tree, is_leaf=lambda x: isinstance(x, jax.ShapeDtypeStruct))
 
 
-def time_calls(fn, args, steps: int) -> list[float]:
-    import jax
-    jax.block_until_ready(fn(*args))                    # compile and warm up
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return times
+def median_time(fn, args, repeats: int) -> float:
+    """Median seconds of ``repeats`` calls after a warm-up call (benchmarks/bench_moe.py's timer)."""
+    from benchmarks.bench_moe import timed
+    return timed(fn, *args, repeats=repeats)
 
 
 def peak_memory() -> int | None:
@@ -102,8 +95,7 @@ def bench_paper(paper: str, scale: str, steps: int, experiments=None) -> list[di
         precision = cfg["train"].get("precision", "fp32")
         measured = cost_plan.measure(spec.train)
         fn = jax.jit(spec.train.fn)
-        times = time_calls(fn, concrete(spec.train.args), steps)
-        step_s = statistics.median(times)
+        step_s = median_time(fn, concrete(spec.train.args), steps)
         device, peak, peak_key = device_peak(precision)
         rows.append({"paper": paper, "experiment": e, "precision": precision, "params": spec.n_params,
                      "step_s": step_s, "flops_per_step": measured.flops, "compiled_memory_bytes": measured.memory,
@@ -133,10 +125,9 @@ def bench_scan(lengths, batch: int, d: int, n: int, heads: int, repeats: int) ->
     rows = []
     for length in lengths:
         args = inputs(batch, length, d, n)
-        fused = statistics.median(time_calls(grad_of(lambda *a: ss.selective_scan(*a, method="auto")), args,
-                                             repeats))
-        standard = statistics.median(time_calls(grad_of(_autodiff_sequential), args, repeats))
-        att = statistics.median(time_calls(jax.jit(jax.grad(lambda x: jnp.sum(attention(x)))), (args[0],), repeats))
+        fused = median_time(grad_of(lambda *a: ss.selective_scan(*a, method="auto")), args, repeats)
+        standard = median_time(grad_of(_autodiff_sequential), args, repeats)
+        att = median_time(jax.jit(jax.grad(lambda x: jnp.sum(attention(x)))), (args[0],), repeats)
         rows.append({"length": length, "scan_s": fused, "standard_scan_s": standard, "attention_s": att,
                      "standard_over_scan": standard / fused, "attention_over_scan": att / fused})
         print(f"scan L={length:6d}: scan {fused * 1e3:8.2f} ms, standard scan {standard * 1e3:8.2f} ms "
