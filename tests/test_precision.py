@@ -92,9 +92,10 @@ def test_fp32_leaves_the_config_hash_of_earlier_runs_and_bf16_changes_it():
 # Tolerance, fixed for every paper: each logged training loss of the bf16 run within 5% (relative) of the fp32 run's
 # at the same step. Measured on 2026-12-04 (2-core CPU) with these settings: Mamba s6-mamba < 0.01%, MoE switch-e8
 # <= 0.01%, GAT on Cora < 0.01%, the TopK SAE 0.6%, 1.7%, 3.1% at steps 100, 200, 300 (the gap grows with training:
-# its top-k choices flip at bf16's resolution; the test runs 200 steps: bf16 is emulated, slowly, on a CPU). GIN Table 1 is not compared point by point: its per-epoch losses
-# (32-graph batches, batch norm, lr 0.01) move by 100% between epochs in fp32 alone at smoke scale, and bf16 is off by
-# 2-106% per epoch over 10 epochs; GIN's runs stay fp32 at every scale (the paper's code trained in fp32).
+# its top-k choices flip at bf16's resolution; the test runs 200 steps: bf16 is emulated, slowly, on a CPU).
+# GIN Table 1 is not compared point by point: its per-epoch losses (32-graph batches, batch norm, lr 0.01) move by
+# 100% between epochs in fp32 alone at smoke scale, and bf16 is off by 2-106% per epoch over 10 epochs; GIN's runs
+# stay fp32 at every scale (the paper's code trained in fp32).
 CASES = {
     "mamba": ("s6-mamba", ["train.steps=200", "train.log_every=20", "train.eval_every=200",
                            "train.checkpoint_every=200"]),
