@@ -66,7 +66,7 @@ def loss_in(loss, precision: str, fp32_params: str = ""):
 
 
 def f32(x):
-    """``x`` in float32 (a no-op in fp32 runs): where a paper keeps a computation in float32."""
+    """``x`` in float32 (a no-op in fp32 runs): where a paper keeps a computation in float32 (the SAE losses)."""
     return x.astype(jnp.float32)
 
 

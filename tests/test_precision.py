@@ -1,6 +1,7 @@
 """Mixed precision (repro/precision.py, issue 24 item 3): the cast policy on hand-made trees, the float32 master state,
 bfloat16 matmuls in the compiled step, and a smoke run of each paper in bf16 tracking its fp32 loss curve."""
 import csv
+import dataclasses
 import importlib
 from pathlib import Path
 
@@ -69,16 +70,11 @@ def test_a_bf16_step_multiplies_in_bfloat16_and_keeps_a_float32_state():
     state, row = step(obj.init(params), data)
     assert all(x.dtype == jnp.float32 for x in jax.tree.leaves((state.params, state.opt_state)) if x.ndim)
     assert row["loss"].dtype == jnp.float32
-    state32, _ = jax.jit(lambda s, d: fit.step_fn(dataclasses_replace(obj, "fp32"))(s, 0, jax.random.key(0), d))(
-        obj.init(params), data)
+    obj32 = dataclasses.replace(obj, precision="fp32")
+    state32, _ = jax.jit(lambda s, d: fit.step_fn(obj32)(s, 0, jax.random.key(0), d))(obj.init(params), data)
     # the same step to bf16's rounding, and not bit for bit (it did run in bf16)
     np.testing.assert_allclose(state.params["w"], state32.params["w"], rtol=0.05, atol=1e-3)
     assert not np.array_equal(np.asarray(state.params["w"]), np.asarray(state32.params["w"]))
-
-
-def dataclasses_replace(obj, p):
-    import dataclasses
-    return dataclasses.replace(obj, precision=p)
 
 
 def test_fp32_leaves_the_config_hash_of_earlier_runs_and_bf16_changes_it():

@@ -43,6 +43,4 @@ class S6(nnx.Module):
         dt, B, C = jnp.split(self.x_proj(x), [self.dt_rank, self.dt_rank + self.n_state], axis=-1)
         delta = jax.nn.softplus(self.dt_proj(dt).astype(jnp.float32))
         A = -jnp.exp(self.A_log[...])
-        y = selective_scan(x.astype(jnp.float32), delta, A, B.astype(jnp.float32), C.astype(jnp.float32),
-                           self.D[...], method=self.scan_method)
-        return y.astype(x.dtype)
+        return selective_scan(x, delta, A, B, C, self.D[...], method=self.scan_method).astype(x.dtype)  # f32 inside

@@ -13,10 +13,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-
-def _f32(x):
-    """Reconstruction errors are squared and summed in float32 (a no-op unless train.precision=bf16)."""
-    return x.astype(jnp.float32)
+from repro.precision import f32   # reconstruction errors squared and summed in float32 (a no-op in fp32 runs)
 
 
 def _unit_rows(w):
@@ -45,8 +42,8 @@ class ReluSAE(nnx.Module):
 def relu_sae_loss(model: ReluSAE, x, l1: float):
     """Mean over the batch of ||x - x_hat||^2 + l1 ||z||_1; returns (loss, (x_hat, z))."""
     x_hat, z = model(x)
-    mse = jnp.mean(jnp.sum(_f32(x - x_hat) ** 2, -1))
-    return mse + l1 * jnp.mean(jnp.sum(jnp.abs(_f32(z)), -1)), (x_hat, z)
+    mse = jnp.mean(jnp.sum(f32(x - x_hat) ** 2, -1))
+    return mse + l1 * jnp.mean(jnp.sum(jnp.abs(f32(z)), -1)), (x_hat, z)
 
 
 def project_decoder_grad(grad_w_dec, w_dec):
@@ -106,7 +103,7 @@ def topk_loss(model: TopKSAE, x, dead_mask, k_aux: int, aux_coef: float = 1.0 / 
     _, idx = jax.lax.top_k(jax.lax.stop_gradient(xc @ w_enc), model.k)                 # (batch, k)
     vals = jax.nn.relu(jnp.einsum("bd,bkd->bk", xc, jnp.take(w_enc.T, idx, axis=0)))
     x_hat = jnp.einsum("bk,bkd->bd", vals, jnp.take(w_dec, idx, axis=0)) + b_pre
-    mse = jnp.mean(jnp.sum(_f32(x - x_hat) ** 2, -1))
+    mse = jnp.mean(jnp.sum(f32(x - x_hat) ** 2, -1))
 
     def auxk(_):
         pre = xc @ w_enc
@@ -114,7 +111,7 @@ def topk_loss(model: TopKSAE, x, dead_mask, k_aux: int, aux_coef: float = 1.0 / 
         z_aux = jax.lax.cond(jnp.sum(dead_mask) <= k_aux, lambda: jnp.where(dead_mask, jax.nn.relu(pre), 0.0),
                              lambda: jnp.where(dead_mask, topk_relu(jnp.where(dead_mask, pre, -1e30), k_aux), 0.0))
         e = jax.lax.stop_gradient(x - x_hat)
-        return jnp.mean(jnp.sum(_f32(e - z_aux @ w_dec) ** 2, -1))
+        return jnp.mean(jnp.sum(f32(e - z_aux @ w_dec) ** 2, -1))
 
     aux = jax.lax.cond(jnp.any(dead_mask), auxk, lambda _: jnp.zeros((), mse.dtype), None)
     fired = jnp.zeros(w_dec.shape[0], jnp.int32).at[idx.ravel()].add((vals > 0).ravel().astype(jnp.int32)) > 0
