@@ -112,6 +112,7 @@ def _train_losses(paper, experiment, sets, precision_, run_dir):
 
 
 @pytest.mark.integration
+@pytest.mark.slow   # ~75 s of CPU for the four (bf16 is emulated on a CPU): `make test-all`; the unit tests above stay
 @pytest.mark.parametrize("paper", sorted(CASES))
 def test_a_bf16_smoke_run_tracks_the_fp32_loss_curve(paper, tmp_path, monkeypatch):
     if paper in ("moe", "gnn") and not MIRROR.exists():
