@@ -216,8 +216,9 @@ def validate_schema(cfg: dict, path, experiment: str, scale: str) -> None:
 # the results agree up to floating-point reassociation).
 PLACEMENT = (("train", "devices"),)
 # a setting at the value every run had before the key existed leaves the hash as it was (runs made then stay valid):
-# train.precision fp32 is the same program as before mixed precision existed (repro/precision.py)
-UNHASHED_DEFAULTS = ((("train", "precision"), "fp32"),)
+# train.precision fp32 is the same program as before mixed precision existed (repro/precision.py); model.xpos_scale_base
+# 512 is the transformer's default, read only by positions=xpos (papers/mamba, 2026-12-04)
+UNHASHED_DEFAULTS = ((("train", "precision"), "fp32"), (("model", "xpos_scale_base"), 512.0))
 
 
 def config_hash(cfg: dict) -> str:

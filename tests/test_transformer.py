@@ -67,3 +67,31 @@ def test_rope_model_has_no_position_table_and_learned_one_refuses_longer_inputs(
     learned = TransformerLM(11, 16, 1, 2, 8, rngs=nnx.Rngs(0))
     with pytest.raises(ValueError, match="context"):
         learned(jnp.zeros((1, 9), jnp.int32))
+
+
+def test_xpos_is_rotary_times_a_per_pair_decay_in_the_distance():
+    """xPos (Sun et al. 2022, Section 3.2): q_n . k_m = the rotary score with pair i weighted by
+    zeta_i^((n - m) / scale_base), zeta_i = (2i/d + 0.4) / 1.4; the same at any sequence length (centred positions)."""
+    from repro.nn.transformer import rotary, xpos
+    d, base = 8, 16.0
+    zeta = (np.arange(0, d, 2) / d + 0.4) / 1.4
+    q = jax.random.normal(jax.random.key(0), (d,))
+    k = jax.random.normal(jax.random.key(1), (d,))
+
+    def pair_scores(fn, n, m, seq):   # per-pair contributions to q_n . k_m
+        place = lambda v, p: jnp.zeros((1, 1, seq, d)).at[0, 0, p].set(v)  # noqa: E731
+        qs, ks = fn(place(q, n), False)[0, 0, n], fn(place(k, m), True)[0, 0, m]
+        return np.asarray(qs * ks).reshape(-1, 2).sum(-1)
+
+    rope = lambda x, keys: rotary(x)  # noqa: E731
+    decayed = lambda x, keys: xpos(x, base, keys)  # noqa: E731
+    for n, m in [(9, 2), (5, 5), (11, 0)]:
+        expected = pair_scores(rope, n, m, 12) * zeta ** ((n - m) / base)
+        np.testing.assert_allclose(pair_scores(decayed, n, m, 12), expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(pair_scores(decayed, 9, 2, 12), pair_scores(decayed, 9, 2, 40), rtol=1e-4, atol=1e-6)
+    far, near = pair_scores(decayed, 11, 0, 12), pair_scores(rope, 11, 0, 12)
+    assert np.all(np.abs(far) < np.abs(near))                      # every pair decays with distance
+    m = TransformerLM(11, 16, 1, 2, 8, rngs=nnx.Rngs(0), positions="xpos", xpos_scale_base=base)
+    assert m.pos is None and m(jnp.zeros((1, 32), jnp.int32)).shape == (1, 32, 11)
+    with pytest.raises(ValueError, match="xpos"):
+        TransformerLM(11, 16, 1, 2, 8, rngs=nnx.Rngs(0), positions="alibi")

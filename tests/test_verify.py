@@ -23,7 +23,8 @@ def fake_runs(results, values):
 def fake_induction_runs(results):
     tested = {"induction-mamba": {2 ** k: 100.0 for k in range(6, 15)},
               "induction-mha-abs": {"x1": 100.0, "x2": 57.0, "x4": 27.0},
-              "induction-mha-rope": {"x1": 100.0, "x2": 50.0, "x4": 30.0}}
+              "induction-mha-rope": {"x1": 100.0, "x2": 50.0, "x4": 30.0},
+              "induction-mha-xpos": {"x1": 100.0, "x2": 99.0, "x4": 40.0}}
     for exp, accs in tested.items():
         for seed in (0, 1, 2):
             d = runio.run_dir(results, "mamba", exp, "cpu", seed)
@@ -54,6 +55,7 @@ def test_verdicts_from_runs(tmp_path, monkeypatch):
     assert v["induction-mamba-16384"] == "reproduced" and v["induction-mamba-32768"] == "not run"
     assert v["induction-mha-abs-2x"] == "reproduced" and v["induction-mha-rope-2x"] == "not reproduced"
     assert v["induction-mha-abs-1x"] == "reproduced"
+    assert v["induction-mha-xpos-2x"] == "reproduced" and v["induction-mha-xpos-4x"] == "not reproduced"
     assert v["s4-smnist"] == "not run" and "repro.tfds_data prepare mnist" in next(
         c["reason"] for c in report["claims"] if c["id"] == "s4-psmnist")
     assert v["mamba-time-linear-in-length"] == "reproduced" and v["attention-time-superlinear-in-length"] == "holds"

@@ -60,7 +60,7 @@ def test_bare_command_runs_the_smoke_workflow_and_writes_verdicts(workdir, monke
     assert (runs["tags.kind"] == "claim").sum() == 40
     assert set(runs.loc[runs["tags.experiment"].notna(), "tags.experiment"]) == {
         "s4-no-gate", "s6-no-gate", "s4-mamba", "s6-mamba", "h3-hyena", "induction-mamba", "induction-mha-abs",
-        "induction-mha-rope", "timing-mamba", "timing-mha"}
+        "induction-mha-rope", "induction-mha-xpos", "timing-mamba", "timing-mha"}
     # a second invocation has nothing to do, also via the trailing-slash name
     r = snakemake(workdir, "papers/mamba/", "--config", "scale=smoke", "-n")
     assert r.returncode == 0 and "Nothing to be done" in r.stdout + r.stderr

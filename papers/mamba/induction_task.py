@@ -1,8 +1,9 @@
 """Induction heads (Mamba Table 2): train at one length, test at many (length extrapolation).
 
 Models: Mamba (2 layers, D=64, the S6 layer; Adam 1e-3, no weight decay) and attention baselines (2 layers, D=128,
-8 heads; Adam 2e-4) with learned absolute positions (MHA-Abs) or rotary positions (MHA-RoPE), from the shared
-transformer in repro/nn. The loss and the accuracy are on the answer token only (the last position).
+8 heads; Adam 2e-4) with learned absolute positions (MHA-Abs), rotary positions (MHA-RoPE) or rotary positions with
+xPos's decay (MHA-xPos), from the shared transformer in repro/nn. The loss and the accuracy are on the answer token
+only (the last position).
 
 After training, ``final_metrics`` measures the accuracy (percent) on a fixed validation set at each of the scale's
 ``test_lengths``: Mamba through its constant-memory recurrence (recurrent.py), attention through its parallel
@@ -34,7 +35,7 @@ def build_model(cfg: dict, seed: int) -> nnx.Module:
     if m["kind"] == "attention":
         longest = min(max([t["train_length"], *t["test_lengths"]]), t["attention_max_length"])
         return TransformerLM(t["vocab_size"], m["d_model"], m["layers"], m["heads"], longest, rngs=rngs,
-                             positions=m["positions"])
+                             positions=m["positions"], xpos_scale_base=m["xpos_scale_base"])
     return SequenceModel({**m, "vocab_size": t["vocab_size"]}, rngs=rngs)
 
 

@@ -44,7 +44,8 @@ class Model(Section):
     s4_init: Literal["lin", "inv", "real"]
     scan_method: Literal["auto", "sequential", "associative", "chunked"]
     heads: Positive
-    positions: Literal["learned", "rope"]
+    positions: Literal["learned", "rope", "xpos"]
+    xpos_scale_base: PositiveFloat        # positions=xpos: xPos's decay length (repro/nn/transformer.py)
     dropout: Fraction
 
 

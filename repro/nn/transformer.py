@@ -3,7 +3,8 @@ input/output embedding), with the residual stream exposed between blocks so that
 read it and splice a replacement into it. The feed-forward sub-layer is a constructor argument, so other papers
 (mixture-of-experts) swap it without copying the rest. ``positions="rope"`` replaces the learned position table by
 rotary embeddings of queries and keys (Su et al. 2021, RoFormer eq. 34), as the attention baselines of Mamba's
-length-extrapolation test use.
+length-extrapolation test use; ``positions="xpos"`` adds xPos's exponential decay to the rotation (Sun et al. 2022,
+"A Length-Extrapolatable Transformer", Section 3.2), Mamba Table 2's third attention baseline.
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 
-POSITIONS = ("learned", "rope")
+POSITIONS = ("learned", "rope", "xpos")
+XPOS_GAMMA = 0.4            # xPos Section 3.2: zeta_i = (2i/d + gamma) / (1 + gamma)
 
 
 def rotary(x, base: float = 10000.0):
@@ -29,11 +31,25 @@ def rotary(x, base: float = 10000.0):
     return jnp.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1).reshape(x.shape)
 
 
+def xpos(x, scale_base: float, keys: bool):
+    """xPos (Sun et al. 2022, Section 3.2): the rotary embedding with pair i of the query at position n scaled by
+    zeta_i^(n / scale_base) and of the key at m by zeta_i^(-m / scale_base), zeta_i = (2i/d + 0.4) / 1.4 < 1, so the
+    score of a pair decays as zeta_i^((n - m) / scale_base) with distance. Positions are counted from the middle of
+    the sequence, as the authors' torchscale code does (the offset cancels in q . k and keeps the scales finite)."""
+    t, dh = x.shape[-2], x.shape[-1]
+    zeta = (jnp.arange(0, dh, 2, dtype=jnp.float32) / dh + XPOS_GAMMA) / (1.0 + XPOS_GAMMA)       # (dh/2,)
+    pos = jnp.arange(t, dtype=jnp.float32) - t // 2
+    scale = zeta[None, :] ** ((-pos if keys else pos)[:, None] / scale_base)                       # (t, dh/2)
+    return rotary(x) * jnp.repeat(scale, 2, axis=-1).astype(x.dtype)
+
+
 class CausalSelfAttention(nnx.Module):
-    def __init__(self, d_model: int, n_heads: int, *, rngs: nnx.Rngs, rope: bool = False):
+    def __init__(self, d_model: int, n_heads: int, *, rngs: nnx.Rngs, rope: bool = False,
+                 xpos_scale_base: float | None = None):
+        """``rope``: rotary queries and keys; ``xpos_scale_base`` (with rope): xPos's decay on top."""
         if d_model % n_heads:
             raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
-        self.n_heads, self.rope = n_heads, rope
+        self.n_heads, self.rope, self.xpos_scale_base = n_heads, rope, xpos_scale_base
         self.qkv = nnx.Linear(d_model, 3 * d_model, rngs=rngs)
         self.out = nnx.Linear(d_model, d_model, rngs=rngs)
 
@@ -42,7 +58,9 @@ class CausalSelfAttention(nnx.Module):
         h = self.n_heads
         q, k, v = jnp.split(self.qkv(x).reshape(b, t, 3, h, d // h), 3, axis=2)
         q, k, v = (a[:, :, 0].transpose(0, 2, 1, 3) for a in (q, k, v))          # (b, h, t, dh)
-        if self.rope:
+        if self.rope and self.xpos_scale_base is not None:
+            q, k = xpos(q, self.xpos_scale_base, keys=False), xpos(k, self.xpos_scale_base, keys=True)
+        elif self.rope:
             q, k = rotary(q), rotary(k)
         # the scores' softmax in float32, the products in the inputs' precision (no-op casts in float32)
         scores = (q @ k.transpose(0, 1, 3, 2)).astype(jnp.float32) / jnp.sqrt(jnp.float32(d // h))
@@ -65,9 +83,10 @@ class MLP(nnx.Module):
 class Block(nnx.Module):
     FP32_PARAMS = ("ln1", "ln2")      # the LayerNorms stay float32 under train.precision=bf16 (repro/precision.py)
 
-    def __init__(self, d_model: int, n_heads: int, ffn: nnx.Module, *, rngs: nnx.Rngs, rope: bool = False):
+    def __init__(self, d_model: int, n_heads: int, ffn: nnx.Module, *, rngs: nnx.Rngs, rope: bool = False,
+                 xpos_scale_base: float | None = None):
         self.ln1 = nnx.LayerNorm(d_model, rngs=rngs)
-        self.attn = CausalSelfAttention(d_model, n_heads, rngs=rngs, rope=rope)
+        self.attn = CausalSelfAttention(d_model, n_heads, rngs=rngs, rope=rope, xpos_scale_base=xpos_scale_base)
         self.ln2 = nnx.LayerNorm(d_model, rngs=rngs)
         self.ffn = ffn
 
@@ -83,16 +102,18 @@ class TransformerLM(nnx.Module):
     FP32_PARAMS = ("ln_f",)
 
     def __init__(self, vocab_size: int, d_model: int, n_layers: int, n_heads: int, context: int, *,
-                 rngs: nnx.Rngs, make_ffn: Callable[..., nnx.Module] | None = None, positions: str = "learned"):
-        """``context``: the longest input (the learned position table's size; unused with rope)."""
+                 rngs: nnx.Rngs, make_ffn: Callable[..., nnx.Module] | None = None, positions: str = "learned",
+                 xpos_scale_base: float = 512.0):
+        """``context``: the longest input (the learned position table's size; unused with rope and xpos).
+        ``xpos_scale_base``: xPos's decay length (512 in the xPos paper and its code), read with positions="xpos"."""
         if positions not in POSITIONS:
             raise ValueError(f"unknown positions {positions!r}; valid: {', '.join(POSITIONS)}")
         make_ffn = make_ffn or (lambda rngs: MLP(d_model, rngs=rngs))
         self.embed = nnx.Embed(vocab_size, d_model, embedding_init=nnx.initializers.normal(0.02), rngs=rngs)
         self.pos = (nnx.Param(0.02 * jax.random.normal(rngs.params(), (context, d_model))) if positions == "learned"
                     else None)
-        rope = positions == "rope"
-        self.blocks = nnx.List([Block(d_model, n_heads, make_ffn(rngs=rngs), rngs=rngs, rope=rope)
+        rope, base = positions in ("rope", "xpos"), (float(xpos_scale_base) if positions == "xpos" else None)
+        self.blocks = nnx.List([Block(d_model, n_heads, make_ffn(rngs=rngs), rngs=rngs, rope=rope, xpos_scale_base=base)
                                 for _ in range(n_layers)])
         self.ln_f = nnx.LayerNorm(d_model, rngs=rngs)
 
