@@ -13,6 +13,7 @@ EXPERIMENT = '''
 """A toy experiment: score = centre + N(0, noise) drawn from the seed."""
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,12 @@ from repro.workload import Function
 def score(c, seed):
     if str(seed) == os.environ.get("TOY_FAIL_AT_SEED"):        # a job killed part-way through its seeds
         raise SystemExit(f"toy: stopped at seed {seed}")
+    start = time.time()
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
     x = np.random.default_rng(seed).standard_normal()
+    if os.environ.get("TOY_TIMES"):                            # when each run trained (tests/test_measured_alone.py)
+        with open(os.environ["TOY_TIMES"], "a") as f:
+            f.write(f"{c['run']['experiment']} {start} {time.time()}\\n")
     return {"score": c["task"]["centre"] + c["task"]["noise"] * float(x)}, [{"step": 1}]
 
 
@@ -71,7 +77,7 @@ include: "../../workflows/paper.smk"
 """
 
 
-def make(tmp_path):
+def make(tmp_path, snakefile_extra: str = ""):
     for name in ("workflows", "repro", "analysis", "pyproject.toml"):
         src = REPO / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
@@ -82,7 +88,7 @@ def make(tmp_path):
     (paper / "experiment.py").write_text(textwrap.dedent(EXPERIMENT))
     (paper / "config.yaml").write_text(CONFIG)
     (paper / "claims.yaml").write_text(CLAIMS)
-    (paper / "Snakefile").write_text(SNAKEFILE)
+    (paper / "Snakefile").write_text(snakefile_extra + SNAKEFILE)
     return tmp_path
 
 

@@ -13,6 +13,7 @@
 #   config: scale=smoke|cpu|full (default cpu); set="train.steps=100 model.d_model=32" (overrides every run)
 import json
 import logging
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -63,6 +64,13 @@ PER_EXPERIMENT = globals().get("JOB_PER_EXPERIMENT", False)
 # SEEDS_PER_PROGRAM = N in a paper's Snakefile (with JOB_PER_EXPERIMENT): a job trains up to N of its seeds side by
 # side in one compiled program where the experiment supports it (repro/workload.py run_group), 0 for all of them
 GROUP = int(globals().get("SEEDS_PER_PROGRAM", 1))
+# MEASURED_ALONE = [experiments] in a paper's Snakefile: runs that time something (a claim is about speed) take every
+# core of the workflow, so no other job runs beside them and slows their clock; they still use one XLA thread
+ALONE = set(globals().get("MEASURED_ALONE", ()))
+
+
+def job_threads(wildcards):
+    return max(min(workflow.cores or 1, os.cpu_count() or 1), 1) if wildcards.experiment in ALONE else 1
 
 # After a `dvc pull`: the pulled runs (results/<p>/shared, repro/share.py) that are missing here are copied in, never
 # over a file, so finished runs are not trained again (not under -n: a dry run changes nothing)
@@ -109,6 +117,7 @@ if PER_EXPERIMENT:
         params: seeds=",".join(map(str, SEEDS))
         wildcard_constraints:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full"
+        threads: job_threads
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
             f"--scale {{wildcards.scale}} --seeds {{params.seeds}} --group {GROUP} {SET_ARGS} {TO_LOG}"
@@ -122,6 +131,7 @@ if PER_EXPERIMENT:
         params: seeds=lambda w: ",".join(map(str, DESIGN["seeds"][:int(w.n)]))
         wildcard_constraints:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full", n=r"\d+"
+        threads: job_threads
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
             f"--scale {{wildcards.scale}} --seeds {{params.seeds}} --group {GROUP} --marker seeds.{{wildcards.n}}.json "
@@ -136,6 +146,7 @@ else:
         log: f"results/{PAPER}/logs/{{experiment}}.{{scale}}.seed{{seed}}.log"
         wildcard_constraints:
             experiment="|".join(EXPERIMENTS), scale="smoke|cpu|full", seed=r"\d+"
+        threads: job_threads
         shell:
             f"{XLA_ENV} {PY} -m papers.{PAPER}.experiment --experiment {{wildcards.experiment}} "
             f"--scale {{wildcards.scale}} --seed {{wildcards.seed}} {SET_ARGS} {TO_LOG}"
