@@ -56,7 +56,7 @@ def one(paper: str, devices, run_dir: Path) -> dict:
         from repro import config as rconfig
         from repro import text
         text.load_chars = lambda *a, **k: text.corpus_from_text("First Citizen:\nBefore we proceed any further.\n" * 40)
-        small = ["lm.layers=2", "lm.d_model=16", "lm.d_ff=64", "lm.heads=2", "lm.context=16", "moe.group_size=32",
+        small = ["lm.layers=1", "moe.every=1", "lm.d_model=16", "lm.d_ff=64", "lm.heads=2", "lm.context=16", "moe.group_size=32",
                  "train.batch_size=8", "train.warmup=1", "eval.windows=4"]
         cfg = rconfig.resolve(rconfig.load_paper_config(PAPER_DIR / "config.yaml"), "noisy-e8", "smoke",
                               overrides + small)
@@ -79,7 +79,7 @@ def gradient_all_reduce() -> bool:
     obj, _, params, _ = train.objective(task)
     mesh = parallel.mesh(4)
     state = parallel.replicate(obj.init(params), mesh)
-    hlo = fit.chunk_fn(obj, 1, mesh).lower(state, jnp.int32(0), seeding.key(0, "data"), None)
+    hlo = fit.chunk_fn(obj, 2, mesh).lower(state, jnp.int32(0), seeding.key(0, "data"), None)
     return "all-reduce" in hlo.compile().as_text()
 
 
