@@ -56,8 +56,9 @@ def one(paper: str, devices, run_dir: Path) -> dict:
         from repro import config as rconfig
         from repro import text
         text.load_chars = lambda *a, **k: text.corpus_from_text("First Citizen:\nBefore we proceed any further.\n" * 40)
-        small = ["lm.layers=1", "moe.every=1", "lm.d_model=16", "lm.d_ff=64", "lm.heads=2", "lm.context=16", "moe.group_size=32",
-                 "train.batch_size=8", "train.warmup=1", "eval.windows=4"]
+        # one block, a mixture of experts (moe.every=1): the split batch goes through the expert dispatch
+        small = ["lm.layers=1", "moe.every=1", "lm.d_model=16", "lm.d_ff=64", "lm.heads=2", "lm.context=16",
+                 "moe.group_size=32", "train.batch_size=8", "train.warmup=1", "eval.windows=4"]
         cfg = rconfig.resolve(rconfig.load_paper_config(PAPER_DIR / "config.yaml"), "noisy-e8", "smoke",
                               overrides + small)
         m, _ = runs.train_lm(cfg, 0, run_dir)

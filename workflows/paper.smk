@@ -65,12 +65,14 @@ PER_EXPERIMENT = globals().get("JOB_PER_EXPERIMENT", False)
 # side in one compiled program where the experiment supports it (repro/workload.py run_group), 0 for all of them
 GROUP = int(globals().get("SEEDS_PER_PROGRAM", 1))
 # MEASURED_ALONE = [experiments] in a paper's Snakefile: runs that time something (a claim is about speed) take every
-# core of the workflow, so no other job runs beside them and slows their clock; they still use one XLA thread
+# core of the workflow, so no other job runs beside them and slows their clock; they still use one XLA thread. Not at
+# the smoke scale, whose times are never evidence (its jobs share the cores like the rest)
 ALONE = set(globals().get("MEASURED_ALONE", ()))
 
 
 def job_threads(wildcards):
-    return max(min(workflow.cores or 1, os.cpu_count() or 1), 1) if wildcards.experiment in ALONE else 1
+    alone = wildcards.experiment in ALONE and wildcards.scale != "smoke"
+    return max(min(workflow.cores or 1, os.cpu_count() or 1), 1) if alone else 1
 
 # After a `dvc pull`: the pulled runs (results/<p>/shared, repro/share.py) that are missing here are copied in, never
 # over a file, so finished runs are not trained again (not under -n: a dry run changes nothing)
