@@ -1,0 +1,75 @@
+"""Every finished run of one paper at one scale as a CSV table: one row per (experiment, seed), its numeric metrics as
+columns, and where it came from (commit, dirty flag, config hash, wall time). The per-seed evidence a README cites
+while an adaptive design is still between looks (the verdicts, claims.json, come only after the last look).
+
+    python -m analysis.run_table papers/mamba --scale cpu [--out results/mamba/cpu/evidence/runs.csv]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import sys
+from pathlib import Path
+
+from repro import runio, tracking
+
+PROVENANCE = ["git_commit", "git_dirty", "config_hash", "steps", "wall_time_s"]
+
+
+def rows(results: Path, paper: str, scale: str) -> list[dict]:
+    """One dict per run with a metrics.json, sorted by experiment and seed; unfinished runs are left out."""
+    out = []
+    for path in (results / paper / "runs").glob(f"*/{scale}/seed*/metrics.json"):
+        m = json.loads(path.read_text())
+        row = {"experiment": path.parents[2].name, "seed": int(path.parent.name.removeprefix("seed"))}
+        for k, v in m.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("seed", *PROVENANCE):
+                row[k] = round(v, 6) if isinstance(v, float) and math.isfinite(v) else v
+        row.update({k: m[k] for k in PROVENANCE if k in m})
+        if "wall_time_s" in row:
+            row["wall_time_s"] = round(float(row["wall_time_s"]), 1)
+        if "git_commit" in row:
+            row["git_commit"] = str(row["git_commit"])[:10]
+        out.append(row)
+    return sorted(out, key=lambda r: (r["experiment"], r["seed"]))
+
+
+def to_csv(table: list[dict]) -> str:
+    """Metric columns in order of first appearance, provenance last; a metric a run lacks is an empty cell."""
+    cols = ["experiment", "seed"]
+    for r in table:
+        cols += [k for k in r if k not in cols and k not in PROVENANCE]
+    cols += [k for k in PROVENANCE if any(k in r for r in table)]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+    w.writeheader()
+    w.writerows(table)
+    return buf.getvalue()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m analysis.run_table", description=__doc__.splitlines()[0])
+    ap.add_argument("paper_dir", type=Path)
+    ap.add_argument("--scale", default="cpu")
+    ap.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
+    a = ap.parse_args(argv)
+    paper = a.paper_dir.resolve().name
+    table = rows(tracking.results_dir(), paper, a.scale)
+    if not table:
+        print(f"run_table: no finished {a.scale} runs of {paper} under {tracking.results_dir() / paper / 'runs'}: "
+              f"run `snakemake {a.paper_dir.as_posix()} --config scale={a.scale}` first", file=sys.stderr)
+        return 2
+    text = to_csv(table)
+    if a.out:
+        runio.atomic_write(a.out, text)
+        print(f"run_table: {len(table)} runs -> {a.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
