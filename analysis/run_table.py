@@ -22,7 +22,8 @@ PROVENANCE = ["git_commit", "git_dirty", "config_hash", "steps", "wall_time_s"]
 def rows(results: Path, paper: str, scale: str) -> list[dict]:
     """One dict per run with a metrics.json, sorted by experiment and seed; unfinished runs are left out."""
     out = []
-    for path in (results / paper / "runs").glob(f"*/{scale}/seed*/metrics.json"):
+    pattern = runio.run_dir(Path(), paper, "*", scale, "*") / "metrics.json"     # the run layout's one definition
+    for path in Path(results).glob(str(pattern)):
         m = json.loads(path.read_text())
         row = {"experiment": path.parents[2].name, "seed": int(path.parent.name.removeprefix("seed"))}
         for k, v in m.items():
