@@ -3,6 +3,7 @@ columns, and where it came from (commit, dirty flag, config hash, wall time). Th
 while an adaptive design is still between looks (the verdicts, claims.json, come only after the last look).
 
     python -m analysis.run_table papers/mamba --scale cpu [--out results/mamba/cpu/evidence/runs.csv]
+    python -m analysis.run_table papers/mamba --scale cpu --summary accuracy     # a markdown table for a README
 """
 from __future__ import annotations
 
@@ -51,11 +52,30 @@ def to_csv(table: list[dict]) -> str:
     return buf.getvalue()
 
 
+def summary(table: list[dict], metric: str, digits: int = 1) -> str:
+    """A markdown table of one metric: per experiment that records it, the number of seeds, the mean and every seed's
+    value in seed order, so a README's per-seed table is generated from the runs rather than typed."""
+    by_exp: dict[str, list[tuple[int, float]]] = {}
+    for r in table:
+        v = r.get(metric)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            by_exp.setdefault(r["experiment"], []).append((r["seed"], float(v)))
+    lines = [f"| experiment | seeds | mean {metric} | per seed (seed: value) |", "|---|---|---|---|"]
+    for exp, vals in by_exp.items():
+        mean = sum(v for _, v in vals) / len(vals)
+        per = ", ".join(f"{s}: {v:.{digits}f}" for s, v in vals)
+        lines.append(f"| {exp} | {len(vals)} | {mean:.{digits}f} | {per} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.run_table", description=__doc__.splitlines()[0])
     ap.add_argument("paper_dir", type=Path)
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
+    ap.add_argument("--summary", metavar="METRIC",
+                    help="instead of the CSV, a markdown table of METRIC per experiment: seeds, mean, each seed")
+    ap.add_argument("--digits", type=int, default=1, help="decimals in --summary (default 1)")
     a = ap.parse_args(argv)
     paper = a.paper_dir.resolve().name
     table = rows(tracking.results_dir(), paper, a.scale)
@@ -63,7 +83,15 @@ def main(argv=None) -> int:
         print(f"run_table: no finished {a.scale} runs of {paper} under {tracking.results_dir() / paper / 'runs'}: "
               f"run `snakemake {a.paper_dir.as_posix()} --config scale={a.scale}` first", file=sys.stderr)
         return 2
-    text = to_csv(table)
+    if a.summary:
+        if not any(a.summary in r for r in table):
+            print(f"run_table: no {a.scale} run of {paper} records {a.summary!r}; metrics recorded: "
+                  f"{', '.join(sorted({k for r in table for k in r} - {'experiment', 'seed', *PROVENANCE}))}",
+                  file=sys.stderr)
+            return 2
+        text = summary(table, a.summary, a.digits)
+    else:
+        text = to_csv(table)
     if a.out:
         runio.atomic_write(a.out, text)
         print(f"run_table: {len(table)} runs -> {a.out}", file=sys.stderr)

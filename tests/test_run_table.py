@@ -37,3 +37,17 @@ def test_no_runs_names_the_command_that_makes_them(tmp_path, monkeypatch, capsys
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
     assert run_table.main(["papers/toy", "--scale", "cpu"]) == 2
     assert "snakemake papers/toy --config scale=cpu" in capsys.readouterr().err
+
+
+def test_summary_is_a_markdown_table_of_one_metric_per_experiment(tmp_path, monkeypatch, capsys):
+    write_run(tmp_path, "b", 2, {"accuracy": 30.0})
+    write_run(tmp_path, "b", 0, {"accuracy": 10.04})
+    write_run(tmp_path, "a", 0, {"time_exponent": 1.0})                     # does not record the metric: no row
+    write_run(tmp_path, "c", 1, {"accuracy": float("nan")})                  # a non-finite value is not a seed's value
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
+    assert run_table.main(["papers/toy", "--summary", "accuracy"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:] == ["| b | 2 | 20.0 | 0: 10.0, 2: 30.0 |"]
+    assert run_table.main(["papers/toy", "--summary", "acuracy"]) == 2
+    err = capsys.readouterr().err
+    assert "'acuracy'" in err and "accuracy" in err and "time_exponent" in err
