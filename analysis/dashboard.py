@@ -5,14 +5,14 @@ no server, no network).
 
 On top, a summary: per paper and scale, the verdict counts as a bar, the scale and the date of the verdicts. Then a
 section per paper: a card per claim with the verdict, the paper's side (its number and band, its bound, or for an
-ordering what is compared), ours (mean and 90% interval over the seeds, inside the metric's range), the reason for the
-verdict and the scale's deviation from the paper in plain sight, the flags (whose target, fragile, a rule changed
-after its runs), a figure (click: larger) and the runs behind the number (their MLflow ids, links into the MLflow UI
-where a store is present, and their files where the runs are on disk); the paper's training curves, provenance and
-MLflow record at the end of its section. Filters by paper, verdict and scale (also from the address:
+ordering what is compared), ours (mean and the interval its verdict is read from, inside the metric's range), the
+reason for the verdict and the scale's deviation from the paper in plain sight, the flags (whose target, fragile, a
+rule changed after its runs), a figure (click: larger) and the runs behind the number (their MLflow ids, links into
+the MLflow UI where a store is present, and their files where the runs are on disk); the paper's training curves,
+provenance and MLflow record at the end of its section. Filters by paper, verdict and scale (also from the address:
 index.html?paper=gnn&verdict=inconclusive). Figures (analysis/dashboard_figures.py) are embedded as PNG and also
-written to <out dir>/figures/<paper>/<claim>.png (Snakemake report items). ``--compare REF`` (a results directory or
-a git revision: analysis/compare.py) adds what changed.
+written to <out dir>/figures/<paper>/<claim>.png (Snakemake report items). ``--compare REF`` (a results directory or a
+git revision: analysis/compare.py) adds what changed.
 """
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def paper_side(claim: dict) -> str:
 
 
 def ours(claim: dict) -> str:
-    """Our number and its 90% interval (inside the metric's range), with the seeds behind it."""
+    """Our number and the interval its verdict is read from (inside the metric's range), with the seeds behind it."""
     rep, rule = claim.get("reproduced") or {}, claim["rule"]
     d = max(digits(rule), 2 if claim["kind"] == "trend" else 0)
     value = headline(rep)
@@ -360,9 +360,9 @@ def build(results: Path, figures: Path | None = None, ref: str | None = None, pa
         f"<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport "
         f'content="width=device-width,initial-scale=1"><title>repro-lab: do the claims hold?</title>'
         f"<style>{STYLE}</style></head><body><h1>Do the papers' claims hold?</h1><p class=lead>Each claim judged "
-        f"from our runs of the committed code: the paper's number beside ours, the 90% interval over the seeds, "
-        f"and a verdict that is a test at 5% (analysis/README.md). Smoke-scale verdicts prove the pipeline, "
-        f"not the claim.</p>{summary_html(reports)}"
+        f"from our runs of the committed code: the paper's number beside ours, the interval over the seeds that "
+        f"decides (90%, or with adaptive seeds the level of the deciding look), and a verdict that is a test at "
+        f"5% (analysis/README.md). Smoke-scale verdicts prove the pipeline, not the claim.</p>{summary_html(reports)}"
         f'<div class="filters">{options("paper")}{options("verdict")}{options("scale")} '
         f'<span id="shown"></span> of {n} claims shown</div>{sections}{cmp}'
         f"<script>{SCRIPT}</script></body></html>"

@@ -45,8 +45,9 @@ def _finite(x):
 
 
 def claim_figure(claim: dict) -> bytes | None:
-    """The seeds' values (dots), our 90% interval (bar) against the paper's value and band (line, shaded) or bound
-    (dashed); an ordering shows each experiment's seeds; a trend the fitted slope or exponent of each seed."""
+    """The seeds' values (dots), the interval the verdict is read from (bar) against the paper's value and band (line,
+    shaded) or bound (dashed); an ordering shows each experiment's seeds; a trend the fitted slope or exponent of each
+    seed."""
     rep, rule, rng = claim.get("reproduced") or {}, claim["rule"], claim.get("range")
     groups = rep["per_experiment"] if "per_experiment" in rep else ({"ours": rep} if "values" in rep else {})
     reported = rule.get("reported")

@@ -45,7 +45,9 @@ def render(report: dict, results_path: str, wall: str = "") -> str:
     flags = report.get("flags") or {}
     legend = ("Columns: *target* says whose number a claim is judged against: `paper` (the paper's number, its "
               "spread or its direction), `paper, our band` (the paper's number in a tolerance we chose, reason in "
-              "claims.yaml) or `our choice`; *90% CI* is the interval a verdict is read from (analysis/README.md); "
+              "claims.yaml) or `our choice`; *CI* is the interval a verdict is read from (90% with a fixed number "
+              "of seeds; with adaptive seeds, the level of the look that decided, as *Why each verdict* says: "
+              "analysis/README.md); "
               "*seeds* the number that decided it; *flags*: `fragile` (decided by under a tenth of the band) and "
               "`rule changed after its runs`.")
     counts = ("Verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(report.get("summary", {}).items()))
@@ -131,9 +133,24 @@ def render_experiments(paper_dir: Path, results: Path, scale: str) -> str:
 
 
 def total_wall_time(report: dict, results: Path) -> str:
+    """Training time summed over the scale's runs behind the report: the runs trained at the commits its judged runs
+    record (with the experiments no claim reads: a base model, a diagnostic), less any judged seed re-trained since
+    (its MLflow run id differs from the report's). A run trained after the report, such as a later verification's
+    seeds, is not its cost."""
+    judged = {(r["experiment"], int(r["seed"])): r.get("mlflow_run_id")
+              for c in report["claims"] for r in c.get("runs") or []}
+    commits = [str(c) for c in report.get("runs_git") or {}]
     seconds = 0.0
     for f in (results / report["paper"] / "runs").glob(f"*/{report['scale']}/seed*/metrics.json"):
-        seconds += json.loads(f.read_text()).get("wall_time_s", 0.0)
+        m = json.loads(f.read_text())
+        commit = str(m.get("git_commit") or "")
+        if commits and not (commit and any(c.startswith(commit) or commit.startswith(c) for c in commits)):
+            continue
+        id_file = f.parent / "mlflow_run_id"
+        judged_id = judged.get((f.parents[2].name, int(f.parent.name.removeprefix("seed"))))
+        if judged_id and id_file.exists() and id_file.read_text().strip() != judged_id:
+            continue
+        seconds += m.get("wall_time_s", 0.0)
     return f" Training time summed over runs: {seconds / 60:.1f} min." if seconds else ""
 
 

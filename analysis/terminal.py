@@ -53,7 +53,7 @@ def render(report: dict, width: int = WIDTH, color: bool = False) -> str:
     t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", expand=False)
     t.add_column("claim", overflow="fold", max_width=40)
     t.add_column("paper", overflow="fold", max_width=22)
-    t.add_column("ours [90% CI]", overflow="fold", max_width=20)
+    t.add_column("ours [CI]", overflow="fold", max_width=20)
     t.add_column("n", justify="right", max_width=3)
     t.add_column("verdict", no_wrap=True)
     flagged = False

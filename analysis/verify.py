@@ -315,7 +315,7 @@ def table(report: dict):
                 "target": r.get("target", ""),
                 "reported": reported_text(rule),
                 "ours": ours,
-                "90% CI": ci,
+                "CI": ci,
                 "seeds": n,
                 "verdict": r["verdict"],
                 "flags": flag_text(r),

@@ -75,3 +75,28 @@ def test_experiment_summary_lists_every_experiment_with_seed_stats(tmp_path):
     out = render_experiments(paper, tmp_path / "results", "cpu")
     assert "| a | 2 | 81 ± 1.4 (80–82) | 200 |" in out
     assert "| b | 0 | not run | not run |" in out
+
+
+def test_training_time_counts_only_the_runs_behind_the_report(tmp_path):
+    """A run trained after the report (another seed, or the same seed re-trained: a new MLflow id) is not its cost;
+    an experiment no claim reads (a base model) counts when it ran at the judged runs' commit."""
+    def run(exp, seed, wall, run_id=None, commit="aaaa1111"):
+        d = tmp_path / "toy" / "runs" / exp / "cpu" / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"wall_time_s": wall, "git_commit": commit}))
+        if run_id:
+            (d / "mlflow_run_id").write_text(run_id + "\n")
+
+    run("a", 0, 60.0, "id-a0")
+    run("a", 1, 120.0)                               # no id recorded on disk: counted by its commit
+    run("a", 3, 7000.0, commit="cccc3333")          # not judged, no id: another commit, not counted
+    run("a", 2, 6000.0, "id-a2", commit="bbbb2222")  # not judged, another commit: a later look's seed
+    run("b", 0, 9000.0, "id-new")                    # re-trained since: the report judged id-old
+    run("base", 0, 30.0, "id-base")                  # read by no claim, trained at the judged commit
+    report = {"paper": "toy", "scale": "cpu", "runs_git": {"aaaa1111": "false"},
+              "claims": [{"runs": [{"experiment": "a", "seed": 0, "mlflow_run_id": "id-a0"},
+                                   {"experiment": "a", "seed": 1, "mlflow_run_id": "id-a1"},
+                                   {"experiment": "b", "seed": 0, "mlflow_run_id": "id-old"}]},
+                         {"runs": [{"experiment": "a", "seed": 0, "mlflow_run_id": "id-a0"}]}]}
+    assert readme_table.total_wall_time(report, tmp_path) == " Training time summed over runs: 3.5 min."
+    assert readme_table.total_wall_time({**report, "runs_git": {"dddd4444": "false"}}, tmp_path) == ""
