@@ -52,19 +52,23 @@ def to_csv(table: list[dict]) -> str:
     return buf.getvalue()
 
 
-def summary(table: list[dict], metric: str, digits: int = 1) -> str:
-    """A markdown table of one metric: per experiment that records it, the number of seeds, the mean and every seed's
-    value in seed order, so a README's per-seed table is generated from the runs rather than typed."""
-    by_exp: dict[str, list[tuple[int, float]]] = {}
-    for r in table:
-        v = r.get(metric)
-        if isinstance(v, (int, float)) and math.isfinite(v):
-            by_exp.setdefault(r["experiment"], []).append((r["seed"], float(v)))
-    lines = [f"| experiment | seeds | mean {metric} | per seed (seed: value) |", "|---|---|---|---|"]
-    for exp, vals in by_exp.items():
-        mean = sum(v for _, v in vals) / len(vals)
-        per = ", ".join(f"{s}: {v:.{digits}f}" for s, v in vals)
-        lines.append(f"| {exp} | {len(vals)} | {mean:.{digits}f} | {per} |")
+def summary(table: list[dict], metrics: list[str], digits: int = 1) -> str:
+    """A markdown table: per experiment that records a metric (and per metric, when several are asked for), the number
+    of seeds, the mean and every seed's value in seed order, so a README's per-seed table is generated from the runs
+    rather than typed."""
+    many = len(metrics) > 1
+    lines = ["| experiment |" + (" metric |" if many else "") + f" seeds | mean{'' if many else ' ' + metrics[0]} "
+             "| per seed (seed: value) |", "|---|" + ("---|" if many else "") + "---|---|---|"]
+    for exp in dict.fromkeys(r["experiment"] for r in table):
+        for metric in metrics:
+            vals = [(r["seed"], float(r[metric])) for r in table if r["experiment"] == exp
+                    and isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
+            if not vals:
+                continue
+            mean = sum(v for _, v in vals) / len(vals)
+            per = ", ".join(f"{s}: {v:.{digits}f}" for s, v in vals)
+            name = f" {metric} |" if many else ""
+            lines.append(f"| {exp} |{name} {len(vals)} | {mean:.{digits}f} | {per} |")
     return "\n".join(lines) + "\n"
 
 
@@ -73,8 +77,8 @@ def main(argv=None) -> int:
     ap.add_argument("paper_dir", type=Path)
     ap.add_argument("--scale", default="cpu")
     ap.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
-    ap.add_argument("--summary", metavar="METRIC",
-                    help="instead of the CSV, a markdown table of METRIC per experiment: seeds, mean, each seed")
+    ap.add_argument("--summary", metavar="METRIC[,METRIC...]",
+                    help="instead of the CSV, a markdown table of these metrics per experiment: seeds, mean, each seed")
     ap.add_argument("--digits", type=int, default=1, help="decimals in --summary (default 1)")
     a = ap.parse_args(argv)
     paper = a.paper_dir.resolve().name
@@ -84,12 +88,15 @@ def main(argv=None) -> int:
               f"run `snakemake {a.paper_dir.as_posix()} --config scale={a.scale}` first", file=sys.stderr)
         return 2
     if a.summary:
-        if not any(a.summary in r for r in table):
-            print(f"run_table: no {a.scale} run of {paper} records {a.summary!r}; metrics recorded: "
+        wanted = [m.strip() for m in a.summary.split(",") if m.strip()]
+        missing = [m for m in wanted if not any(m in r for r in table)]
+        if missing or not wanted:
+            print(f"run_table: no {a.scale} run of {paper} records {', '.join(map(repr, missing or ['']))}; "
+                  f"metrics recorded: "
                   f"{', '.join(sorted({k for r in table for k in r} - {'experiment', 'seed', *PROVENANCE}))}",
                   file=sys.stderr)
             return 2
-        text = summary(table, a.summary, a.digits)
+        text = summary(table, wanted, a.digits)
     else:
         text = to_csv(table)
     if a.out:

@@ -48,6 +48,11 @@ def test_summary_is_a_markdown_table_of_one_metric_per_experiment(tmp_path, monk
     assert run_table.main(["papers/toy", "--summary", "accuracy"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2:] == ["| b | 2 | 20.0 | 0: 10.0, 2: 30.0 |"]
+    assert run_table.main(["papers/toy", "--summary", "accuracy,time_exponent", "--digits", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("| experiment | metric | seeds | mean |")
+    assert lines[2:] == ["| a | time_exponent | 1 | 1.00 | 0: 1.00 |",
+                         "| b | accuracy | 2 | 20.02 | 0: 10.04, 2: 30.00 |"]
     assert run_table.main(["papers/toy", "--summary", "acuracy"]) == 2
     err = capsys.readouterr().err
     assert "'acuracy'" in err and "accuracy" in err and "time_exponent" in err
