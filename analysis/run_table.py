@@ -4,6 +4,7 @@ while an adaptive design is still between looks (the verdicts, claims.json, come
 
     python -m analysis.run_table papers/mamba --scale cpu [--out results/mamba/cpu/evidence/runs.csv]
     python -m analysis.run_table papers/mamba --scale cpu --summary accuracy     # a markdown table for a README
+    python -m analysis.run_table papers/mamba --scale cpu --history eval_accuracy  # one history column, every step
 """
 from __future__ import annotations
 
@@ -72,6 +73,18 @@ def summary(table: list[dict], metrics: list[str], digits: int = 1) -> str:
     return "\n".join(lines) + "\n"
 
 
+def history(results: Path, paper: str, scale: str, column: str) -> str:
+    """One column of every finished run's history.csv as a tidy CSV (experiment, seed, step, column), the steps where
+    the run logged it: how a metric moved during training, for runs whose history is not committed."""
+    lines = [f"experiment,seed,step,{column}"]
+    for r in rows(results, paper, scale):
+        h = runio.run_dir(results, paper, r["experiment"], scale, r["seed"]) / "history.csv"
+        for row in runio.read_history(h) if h.exists() else []:
+            if column in row and "step" in row:
+                lines.append(f"{r['experiment']},{r['seed']},{row['step']:g},{row[column]:.6g}")
+    return "\n".join(lines) + "\n" if len(lines) > 1 else ""
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.run_table", description=__doc__.splitlines()[0])
     ap.add_argument("paper_dir", type=Path)
@@ -80,6 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--summary", metavar="METRIC[,METRIC...]",
                     help="instead of the CSV, a markdown table of these metrics per experiment: seeds, mean, each seed")
     ap.add_argument("--digits", type=int, default=1, help="decimals in --summary (default 1)")
+    ap.add_argument("--history", metavar="COLUMN",
+                    help="instead of the CSV, one column of every finished run's history.csv, step by step")
     a = ap.parse_args(argv)
     paper = a.paper_dir.resolve().name
     table = rows(tracking.results_dir(), paper, a.scale)
@@ -87,7 +102,13 @@ def main(argv=None) -> int:
         print(f"run_table: no finished {a.scale} runs of {paper} under {tracking.results_dir() / paper / 'runs'}: "
               f"run `snakemake {a.paper_dir.as_posix()} --config scale={a.scale}` first", file=sys.stderr)
         return 2
-    if a.summary:
+    if a.history:
+        text = history(tracking.results_dir(), paper, a.scale, a.history)
+        if not text:
+            print(f"run_table: no finished {a.scale} run of {paper} logs {a.history!r} in its history.csv",
+                  file=sys.stderr)
+            return 2
+    elif a.summary:
         wanted = [m.strip() for m in a.summary.split(",") if m.strip()]
         missing = [m for m in wanted if not any(m in r for r in table)]
         if missing or not wanted:

@@ -56,3 +56,17 @@ def test_summary_is_a_markdown_table_of_one_metric_per_experiment(tmp_path, monk
     assert run_table.main(["papers/toy", "--summary", "acuracy"]) == 2
     err = capsys.readouterr().err
     assert "'acuracy'" in err and "accuracy" in err and "time_exponent" in err
+
+
+def test_history_is_one_column_of_every_finished_run_step_by_step(tmp_path, monkeypatch, capsys):
+    write_run(tmp_path, "b", 0, {"accuracy": 40.0})
+    (tmp_path / "toy/runs/b/cpu/seed0/history.csv").write_text(
+        "step,train_loss,eval_accuracy\n50,2.6,\n100,2.1,12.5\n200,1.0,60.25\n")
+    write_run(tmp_path, "a", 1, None)                                        # unfinished: left out
+    (tmp_path / "toy/runs/a/cpu/seed1/history.csv").write_text("step,eval_accuracy\n100,99\n")
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path))
+    assert run_table.main(["papers/toy", "--history", "eval_accuracy"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["experiment,seed,step,eval_accuracy", "b,0,100,12.5",
+                                                    "b,0,200,60.25"]
+    assert run_table.main(["papers/toy", "--history", "eval_acc"]) == 2
+    assert "'eval_acc'" in capsys.readouterr().err
