@@ -1,6 +1,7 @@
 """Every finished run of one paper at one scale as a CSV table: one row per (experiment, seed), its numeric metrics as
-columns, and where it came from (commit, dirty flag, config hash, wall time). The per-seed evidence a README cites
-while an adaptive design is still between looks (the verdicts, claims.json, come only after the last look).
+columns, and where it came from (commit, dirty flag, config hash, wall time, when its metrics were written). The
+per-seed evidence a README cites while an adaptive design is still between looks (the verdicts, claims.json, come
+only after the last look).
 
     python -m analysis.run_table papers/mamba --scale cpu [--out results/mamba/cpu/evidence/runs.csv]
     python -m analysis.run_table papers/mamba --scale cpu --summary accuracy     # a markdown table for a README
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import io
 import json
 import math
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from repro import runio, tracking
 
-PROVENANCE = ["git_commit", "git_dirty", "config_hash", "steps", "wall_time_s"]
+PROVENANCE = ["git_commit", "git_dirty", "config_hash", "steps", "wall_time_s", "metrics_written_utc"]
 
 
 def rows(results: Path, paper: str, scale: str) -> list[dict]:
@@ -36,6 +38,10 @@ def rows(results: Path, paper: str, scale: str) -> list[dict]:
             row["wall_time_s"] = round(float(row["wall_time_s"]), 1)
         if "git_commit" in row:
             row["git_commit"] = str(row["git_commit"])[:10]
+        # when the run finished on this machine (the file's time: a copy or a `dvc pull` resets it), so that a
+        # README's "this look ran from .. to .." can be checked against committed data
+        row["metrics_written_utc"] = datetime.datetime.fromtimestamp(
+            path.stat().st_mtime, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         out.append(row)
     return sorted(out, key=lambda r: (r["experiment"], r["seed"]))
 

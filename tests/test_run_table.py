@@ -2,6 +2,7 @@
 import csv
 import io
 import json
+import re
 
 from analysis import run_table
 
@@ -25,7 +26,8 @@ def test_finished_runs_become_rows_with_their_metrics_and_provenance(tmp_path, m
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["experiment"], r["seed"]) for r in table] == [("a", "0"), ("b", "0"), ("b", "1")]
     assert list(table[0]) == ["experiment", "seed", "time_exponent", "accuracy", "acc_64", "git_commit", "git_dirty",
-                              "wall_time_s"]
+                              "wall_time_s", "metrics_written_utc"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", table[0]["metrics_written_utc"])
     assert table[2]["accuracy"] == "50.123457" and table[2]["wall_time_s"] == "12.3"
     assert table[2]["git_commit"] == "abcdef0123" and table[1]["acc_64"] == "99.0" and table[2]["acc_64"] == ""
     out = tmp_path / "evidence" / "runs.csv"
