@@ -178,6 +178,8 @@ def flags(claim: dict) -> str:
     out = []
     if claim.get("fragile"):
         out.append(f"fragile: decided by a margin of {claim['margin']:.3g}")
+    if claim.get("no_spread"):
+        out.append("no spread: every deciding seed gave the same value, so the interval has zero width")
     status = claim.get("rule_status") or {}
     if status.get("after_runs"):
         out.append(f"rule changed after its runs (rule at {esc((status.get('rule_commit') or '')[:10])})")

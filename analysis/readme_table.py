@@ -48,7 +48,9 @@ def render(report: dict, results_path: str, wall: str = "") -> str:
               "claims.yaml) or `our choice`; *CI* is the interval a verdict is read from (90% with a fixed number "
               "of seeds; with adaptive seeds, the level of the look that decided, as *Why each verdict* says: "
               "analysis/README.md); "
-              "*seeds* the number that decided it; *flags*: `fragile` (decided by under a tenth of the band) and "
+              "*seeds* the number that decided it; *flags*: `fragile` (decided by under a tenth of the band), "
+              "`no spread` (every deciding seed gave the same value, so the interval has zero width: a failure on a "
+              "fraction of seeds can go unseen; analysis/README.md) and "
               "`rule changed after its runs`.")
     counts = ("Verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(report.get("summary", {}).items()))
               + ("; " + ", ".join(f"{k} {v}" for k, v in flags.items()) if flags else "") + ".")

@@ -59,7 +59,7 @@ def render(report: dict, width: int = WIDTH, color: bool = False) -> str:
     flagged = False
     for c in report["claims"]:
         n = (c.get("sequential") or {}).get("n_seeds")
-        flag = c.get("fragile") or (c.get("rule_status") or {}).get("after_runs")
+        flag = c.get("fragile") or c.get("no_spread") or (c.get("rule_status") or {}).get("after_runs")
         flagged |= bool(flag)
         t.add_row(c["id"], paper_text(c["rule"]), ours_text(c), "" if n is None else str(n),
                   f"[{STYLE.get(c['verdict'], '')}]{c['verdict']}[/]" + (" !" if flag else ""))
@@ -74,5 +74,6 @@ def render(report: dict, width: int = WIDTH, color: bool = False) -> str:
         console.print(f"[red]not the {report['scale']} scale's configuration[/] (set=, or config.yaml changed since "
                       f"they ran): the runs of {', '.join(report['config_changed'])}")
     if flagged:
-        console.print("! fragile, or its rule changed after its runs (claims.csv and the dashboard say which)")
+        console.print("! fragile, no spread, or its rule changed after its runs (claims.csv and the dashboard say "
+                      "which)")
     return out.getvalue()

@@ -20,7 +20,7 @@ from analysis import rule_history
 from analysis.claims import ClaimsError, experiments_of, load_claims, metric_range, our_choices, target_basis
 from analysis.sequential import judge_sequential
 from analysis.rule_text import digits, headline, numbers, reported_text
-from analysis.verdicts import ALPHA, NOT_RUN, VERDICTS
+from analysis.verdicts import ALPHA, INCONCLUSIVE, NOT_RUN, VERDICTS
 from repro import config as rconfig
 from repro import export, plan_time, provenance, runio, tracking
 from repro.checkpoint import CheckpointError
@@ -218,6 +218,7 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
                 row["rule_status"] = rule_history.status(
                     paper_dir / "claims.yaml", claim, source.commits(experiments_of(claim), seeds[:n])
                 )
+                row["no_spread"] = no_spread(row)
         if "rule_status" not in row:
             row["rule_status"] = rule_history.status(paper_dir / "claims.yaml", claim, [])
         rows.append(row)
@@ -243,6 +244,7 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
         {},
         {
             "fragile": 0,
+            "no spread": 0,
             "rule changed after its runs": 0,
             "judged against our choice": 0,
             "judged in a band we chose": 0,
@@ -251,6 +253,7 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
     for r in rows:
         summary[r["verdict"]] = summary.get(r["verdict"], 0) + 1
         flags["fragile"] += bool(r.get("fragile"))
+        flags["no spread"] += bool(r.get("no_spread"))
         flags["rule changed after its runs"] += bool((r.get("rule_status") or {}).get("after_runs"))
         flags["judged against our choice"] += r["target"] == "our choice" and r["verdict"] != NOT_RUN
         flags["judged in a band we chose"] += r["target"] == "paper, our band" and r["verdict"] != NOT_RUN
@@ -278,6 +281,16 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
     }
 
 
+def no_spread(row: dict) -> bool:
+    """A verdict decided on seeds that all gave the same value: the t interval then has zero width, as if the seeds
+    could not differ, and a failure that strikes a fraction of seeds goes unseen with probability (1 - p)^n (at n = 3,
+    one seed in three failing is missed 30% of the time). Flagged, not re-judged: the rule is the one fixed before
+    the runs (analysis/README.md)."""
+    rep = row.get("reproduced") or {}
+    return (row.get("verdict") not in (INCONCLUSIVE, NOT_RUN) and (rep.get("n") or 0) > 1
+            and rep.get("std") == 0.0)
+
+
 def _fmt(x, d=1):
     return "" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{d}f}"
 
@@ -286,6 +299,8 @@ def flag_text(r: dict) -> str:
     out = []
     if r.get("fragile"):
         out.append("fragile")
+    if r.get("no_spread"):
+        out.append("no spread")
     if (r.get("rule_status") or {}).get("after_runs"):
         out.append("rule changed after its runs")
     return ", ".join(out)
@@ -346,7 +361,7 @@ def write(report: dict, results: Path) -> Path:
                      "source": r["source"], "metric": r["metric"], "target": r.get("target", ""),
                      "reported": nums.pop("reported"), "reproduced_mean": nums.pop("reproduced"), **nums,
                      "confidence": (r.get("reproduced") or {}).get("confidence"), "verdict": r["verdict"],
-                     "fragile": r.get("fragile"),
+                     "fragile": r.get("fragile"), "no_spread": r.get("no_spread"),
                      "rule_changed_after_runs": (r.get("rule_status") or {}).get("after_runs"),
                      "reason": r["reason"], "deviation": r["deviation"]})
     import pandas as pd
