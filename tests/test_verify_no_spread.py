@@ -12,6 +12,7 @@ def row(verdict, values, kind="value"):
 def test_identical_seeds_deciding_a_verdict_are_flagged():
     assert verify.no_spread(row("reproduced", [100.0, 100.0, 100.0]))
     assert verify.no_spread(row("not reproduced", [0.0, 0.0, 0.0]))
+    assert verify.no_spread(row("reproduced", [100 / 3, 100 / 3 + 1e-14, 100 / 3]))   # equal up to rounding
 
 
 def test_a_spread_one_seed_or_an_undecided_verdict_is_not_flagged():
