@@ -156,6 +156,38 @@ def total_wall_time(report: dict, results: Path) -> str:
     return f" Training time summed over runs: {seconds / 60:.1f} min." if seconds else ""
 
 
+RUN_TABLE = re.compile(r"^([ \t]*)<!-- run-table: (.+?) -->\n.*?^[ \t]*<!-- run-table:end -->", re.S | re.M)
+
+
+def render_run_tables(text: str, results: Path, paper: str, scale: str) -> str:
+    """Refresh every ``<!-- run-table: METRIC[,METRIC..] [only=PREFIX,..] [except=PREFIX,..] [digits=N] -->`` ...
+    ``<!-- run-table:end -->`` block with analysis.run_table's per-seed summary of the finished runs on disk (the
+    per-seed tables a README shows between an adaptive design's looks, generated rather than typed). Indented
+    markers (a table inside a list item) indent the table the same. Without runs on disk a block keeps what it says."""
+    from analysis import run_table
+
+    table = run_table.rows(results, paper, scale)
+    if not table:
+        return text
+
+    def fill(m: re.Match) -> str:
+        indent, spec = m.group(1), m.group(2).split()
+        opts = dict(o.split("=", 1) for o in spec[1:])
+        unknown = set(opts) - {"only", "except", "digits"}
+        if unknown:
+            raise ValueError(f"run-table block {m.group(2)!r}: unknown option(s) {sorted(unknown)}; "
+                             "use only=PREFIX,.. except=PREFIX,.. digits=N")
+        only = tuple(opts["only"].split(",")) if "only" in opts else None
+        skip = tuple(opts["except"].split(",")) if "except" in opts else ()
+        rows = [r for r in table if (only is None or r["experiment"].startswith(only))
+                and not (skip and r["experiment"].startswith(skip))]
+        body = run_table.summary(rows, spec[0].split(","), int(opts.get("digits", 1))).splitlines()
+        lines = [f"<!-- run-table: {m.group(2)} -->", *body, "<!-- run-table:end -->"]
+        return "\n".join(indent + line for line in lines)
+
+    return RUN_TABLE.sub(fill, text)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("paper_dir", type=Path)
@@ -193,6 +225,7 @@ def main(argv=None) -> int:
             text,
             flags=re.S,
         )
+    text = render_run_tables(text, results, paper, args.scale)
     readme.write_text(text)
     print(f"updated {readme} ({report['scale']} scale)")
     return 0

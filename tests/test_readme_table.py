@@ -100,3 +100,25 @@ def test_training_time_counts_only_the_runs_behind_the_report(tmp_path):
                          {"runs": [{"experiment": "a", "seed": 0, "mlflow_run_id": "id-a0"}]}]}
     assert readme_table.total_wall_time(report, tmp_path) == " Training time summed over runs: 3.5 min."
     assert readme_table.total_wall_time({**report, "runs_git": {"dddd4444": "false"}}, tmp_path) == ""
+
+
+def test_run_table_blocks_are_regenerated_from_the_runs_on_disk(tmp_path):
+    for exp, seed, acc in [("s4", 0, 10.0), ("s4", 1, 20.0), ("s6", 0, 90.0), ("timing", 0, None)]:
+        d = tmp_path / "toy" / "runs" / exp / "cpu" / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"accuracy": acc} if acc is not None else {"time_exponent": 1.0}))
+    text = ("intro\n<!-- run-table: accuracy except=s6 -->\n| stale |\n<!-- run-table:end -->\n- a bullet:\n\n"
+            "  <!-- run-table: accuracy only=s6 digits=2 -->\n  | stale |\n  <!-- run-table:end -->\nend\n")
+    out = readme_table.render_run_tables(text, tmp_path, "toy", "cpu")
+    assert "| stale |" not in out and out.startswith("intro\n<!-- run-table: accuracy except=s6 -->\n| experiment |")
+    assert "| s4 | 2 | 15.0 | 0: 10.0, 1: 20.0 |\n<!-- run-table:end -->\n- a bullet:" in out
+    assert "  | s6 | 1 | 90.00 | 0: 90.00 |\n  <!-- run-table:end -->\nend\n" in out
+    assert readme_table.render_run_tables(out, tmp_path, "toy", "cpu") == out            # idempotent
+    assert readme_table.render_run_tables(text, tmp_path, "toy", "smoke") == text        # no runs: kept as is
+    bad = text.replace("digits=2", "digit=2")
+    try:
+        readme_table.render_run_tables(bad, tmp_path, "toy", "cpu")
+    except ValueError as e:
+        assert "digit" in str(e) and "only=PREFIX" in str(e)
+    else:
+        raise AssertionError("an unknown option must fail")
