@@ -95,3 +95,20 @@ def test_xpos_is_rotary_times_a_per_pair_decay_in_the_distance():
     assert m.pos is None and m(jnp.zeros((1, 32), jnp.int32)).shape == (1, 32, 11)
     with pytest.raises(ValueError, match="xpos"):
         TransformerLM(11, 16, 1, 2, 8, rngs=nnx.Rngs(0), positions="alibi")
+
+
+def test_position_scale_shows_position_m_the_angles_and_decay_of_position_s_times_m():
+    """A miniature trained s times shorter than the paper, with positions times s, sees at position m what the
+    paper's model sees at s * m: rotary at scale 4 on 6 positions equals rotary on 24 positions read every 4th; the
+    xPos decay with scale_base b at scale s equals the decay with b / s at scale 1 (the same per-token decay)."""
+    from repro.nn.transformer import rotary, xpos
+    x = jax.random.normal(jax.random.key(0), (1, 2, 24, 8))
+    np.testing.assert_allclose(rotary(x[:, :, ::4], position_scale=4.0), rotary(x)[:, :, ::4], rtol=1e-5, atol=1e-5)
+    assert np.array_equal(rotary(x, position_scale=1.0), rotary(x))              # the default is the old program
+    for keys in (False, True):
+        a = xpos(x, 512.0, keys, position_scale=4.0) / rotary(x, position_scale=4.0)
+        b = xpos(x, 128.0, keys) / rotary(x)
+        np.testing.assert_allclose(a, b, rtol=1e-4)
+        assert np.array_equal(xpos(x, 128.0, keys, position_scale=1.0), xpos(x, 128.0, keys))
+    m = TransformerLM(11, 16, 1, 2, 8, rngs=nnx.Rngs(0), positions="rope", position_scale=4.0)
+    assert m.blocks[0].attn.position_scale == 4.0 and m(jnp.zeros((1, 5), jnp.int32)).shape == (1, 5, 11)

@@ -46,6 +46,7 @@ class Model(Section):
     heads: Positive
     positions: Literal["learned", "rope", "xpos"]
     xpos_scale_base: PositiveFloat        # positions=xpos: xPos's decay length (repro/nn/transformer.py)
+    position_scale: PositiveFloat         # rope / xpos: positions times this (a shorter-trained miniature's angles)
     dropout: Fraction
 
 

@@ -19,37 +19,50 @@ POSITIONS = ("learned", "rope", "xpos")
 XPOS_GAMMA = 0.4            # xPos Section 3.2: zeta_i = (2i/d + gamma) / (1 + gamma)
 
 
-def rotary(x, base: float = 10000.0):
-    """RoFormer's rotary embedding of x (batch, heads, time, d_head): pairs (2i, 2i+1) rotated by t * base^(-2i/d)."""
+def positions_of(t: int, position_scale: float = 1.0):
+    """Positions 0..t-1, times ``position_scale``: a model trained on sequences s times shorter than the paper's sees,
+    at position m, the angles (and xPos decay) the paper's model sees at s * m, so that its rotary frequencies span
+    its training length as the paper's span theirs (a reduced-length miniature of a length-extrapolation test)."""
+    pos = jnp.arange(t, dtype=jnp.float32)
+    return pos if position_scale == 1.0 else pos * jnp.float32(position_scale)
+
+
+def rotary(x, base: float = 10000.0, position_scale: float = 1.0):
+    """RoFormer's rotary embedding of x (batch, heads, time, d_head): pairs (2i, 2i+1) rotated by t * base^(-2i/d)
+    (t times ``position_scale``: positions_of)."""
     t, dh = x.shape[-2], x.shape[-1]
     if dh % 2:
         raise ValueError(f"rotary embeddings need an even head size, got {dh}")
     freq = base ** (-jnp.arange(0, dh, 2, dtype=jnp.float32) / dh)
-    angle = jnp.arange(t, dtype=jnp.float32)[:, None] * freq[None, :]           # (t, dh/2)
+    angle = positions_of(t, position_scale)[:, None] * freq[None, :]            # (t, dh/2)
     cos, sin = jnp.cos(angle), jnp.sin(angle)
     even, odd = x[..., 0::2], x[..., 1::2]
     return jnp.stack([even * cos - odd * sin, even * sin + odd * cos], axis=-1).reshape(x.shape)
 
 
-def xpos(x, scale_base: float, keys: bool):
+def xpos(x, scale_base: float, keys: bool, position_scale: float = 1.0):
     """xPos (Sun et al. 2022, Section 3.2): the rotary embedding with pair i of the query at position n scaled by
     zeta_i^(n / scale_base) and of the key at m by zeta_i^(-m / scale_base), zeta_i = (2i/d + 0.4) / 1.4 < 1, so the
     score of a pair decays as zeta_i^((n - m) / scale_base) with distance. Positions are counted from the middle of
-    the sequence, as the authors' torchscale code does (the offset cancels in q . k and keeps the scales finite)."""
+    the sequence, as the authors' torchscale code does (the offset cancels in q . k and keeps the scales finite), and
+    times ``position_scale`` like the rotation (positions_of)."""
     t, dh = x.shape[-2], x.shape[-1]
     zeta = (jnp.arange(0, dh, 2, dtype=jnp.float32) / dh + XPOS_GAMMA) / (1.0 + XPOS_GAMMA)       # (dh/2,)
     pos = jnp.arange(t, dtype=jnp.float32) - t // 2
+    pos = pos if position_scale == 1.0 else pos * jnp.float32(position_scale)
     scale = zeta[None, :] ** ((-pos if keys else pos)[:, None] / scale_base)                       # (t, dh/2)
-    return rotary(x) * jnp.repeat(scale, 2, axis=-1).astype(x.dtype)
+    return rotary(x, position_scale=position_scale) * jnp.repeat(scale, 2, axis=-1).astype(x.dtype)
 
 
 class CausalSelfAttention(nnx.Module):
     def __init__(self, d_model: int, n_heads: int, *, rngs: nnx.Rngs, rope: bool = False,
-                 xpos_scale_base: float | None = None):
-        """``rope``: rotary queries and keys; ``xpos_scale_base`` (with rope): xPos's decay on top."""
+                 xpos_scale_base: float | None = None, position_scale: float = 1.0):
+        """``rope``: rotary queries and keys; ``xpos_scale_base`` (with rope): xPos's decay on top;
+        ``position_scale``: positions multiplied by it in both (positions_of)."""
         if d_model % n_heads:
             raise ValueError(f"d_model {d_model} is not divisible by n_heads {n_heads}")
         self.n_heads, self.rope, self.xpos_scale_base = n_heads, rope, xpos_scale_base
+        self.position_scale = float(position_scale)
         self.qkv = nnx.Linear(d_model, 3 * d_model, rngs=rngs)
         self.out = nnx.Linear(d_model, d_model, rngs=rngs)
 
@@ -58,10 +71,12 @@ class CausalSelfAttention(nnx.Module):
         h = self.n_heads
         q, k, v = jnp.split(self.qkv(x).reshape(b, t, 3, h, d // h), 3, axis=2)
         q, k, v = (a[:, :, 0].transpose(0, 2, 1, 3) for a in (q, k, v))          # (b, h, t, dh)
+        s = self.position_scale
         if self.rope and self.xpos_scale_base is not None:
-            q, k = xpos(q, self.xpos_scale_base, keys=False), xpos(k, self.xpos_scale_base, keys=True)
+            q, k = (xpos(q, self.xpos_scale_base, keys=False, position_scale=s),
+                    xpos(k, self.xpos_scale_base, keys=True, position_scale=s))
         elif self.rope:
-            q, k = rotary(q), rotary(k)
+            q, k = rotary(q, position_scale=s), rotary(k, position_scale=s)
         # the scores' softmax in float32, the products in the inputs' precision (no-op casts in float32)
         scores = (q @ k.transpose(0, 1, 3, 2)).astype(jnp.float32) / jnp.sqrt(jnp.float32(d // h))
         causal = jnp.tril(jnp.ones((t, t), bool))
@@ -84,9 +99,10 @@ class Block(nnx.Module):
     FP32_PARAMS = ("ln1", "ln2")      # the LayerNorms stay float32 under train.precision=bf16 (repro/precision.py)
 
     def __init__(self, d_model: int, n_heads: int, ffn: nnx.Module, *, rngs: nnx.Rngs, rope: bool = False,
-                 xpos_scale_base: float | None = None):
+                 xpos_scale_base: float | None = None, position_scale: float = 1.0):
         self.ln1 = nnx.LayerNorm(d_model, rngs=rngs)
-        self.attn = CausalSelfAttention(d_model, n_heads, rngs=rngs, rope=rope, xpos_scale_base=xpos_scale_base)
+        self.attn = CausalSelfAttention(d_model, n_heads, rngs=rngs, rope=rope, xpos_scale_base=xpos_scale_base,
+                                        position_scale=position_scale)
         self.ln2 = nnx.LayerNorm(d_model, rngs=rngs)
         self.ffn = ffn
 
@@ -103,9 +119,10 @@ class TransformerLM(nnx.Module):
 
     def __init__(self, vocab_size: int, d_model: int, n_layers: int, n_heads: int, context: int, *,
                  rngs: nnx.Rngs, make_ffn: Callable[..., nnx.Module] | None = None, positions: str = "learned",
-                 xpos_scale_base: float = 512.0):
+                 xpos_scale_base: float = 512.0, position_scale: float = 1.0):
         """``context``: the longest input (the learned position table's size; unused with rope and xpos).
-        ``xpos_scale_base``: xPos's decay length (512 in the xPos paper and its code), read with positions="xpos"."""
+        ``xpos_scale_base``: xPos's decay length (512 in the xPos paper and its code), read with positions="xpos".
+        ``position_scale``: rope and xpos positions times it (positions_of); the learned table ignores it."""
         if positions not in POSITIONS:
             raise ValueError(f"unknown positions {positions!r}; valid: {', '.join(POSITIONS)}")
         make_ffn = make_ffn or (lambda rngs: MLP(d_model, rngs=rngs))
@@ -113,8 +130,8 @@ class TransformerLM(nnx.Module):
         self.pos = (nnx.Param(0.02 * jax.random.normal(rngs.params(), (context, d_model))) if positions == "learned"
                     else None)
         rope, base = positions in ("rope", "xpos"), (float(xpos_scale_base) if positions == "xpos" else None)
-        self.blocks = nnx.List([Block(d_model, n_heads, make_ffn(rngs=rngs), rngs=rngs, rope=rope, xpos_scale_base=base)
-                                for _ in range(n_layers)])
+        self.blocks = nnx.List([Block(d_model, n_heads, make_ffn(rngs=rngs), rngs=rngs, rope=rope, xpos_scale_base=base,
+                                      position_scale=position_scale) for _ in range(n_layers)])
         self.ln_f = nnx.LayerNorm(d_model, rngs=rngs)
 
     def residual(self, tokens, layer: int):
