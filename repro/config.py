@@ -218,9 +218,9 @@ PLACEMENT = (("train", "devices"),)
 # a setting at the value every run had before the key existed leaves the hash as it was (runs made then stay valid):
 # train.precision fp32 is the same program as before mixed precision existed (repro/precision.py); model.xpos_scale_base
 # 512 is the transformer's default, read only by positions=xpos (papers/mamba, 2026-12-04); model.position_scale 1.0
-# is the rotary positions as they were before the key (papers/mamba, 2026-12-05)
+# is the rotary positions as they were before the key, model.mlp true the attention blocks (papers/mamba, 2026-12-05)
 UNHASHED_DEFAULTS = ((("train", "precision"), "fp32"), (("model", "xpos_scale_base"), 512.0),
-                     (("model", "position_scale"), 1.0))
+                     (("model", "position_scale"), 1.0), (("model", "mlp"), True))
 
 
 def config_hash(cfg: dict) -> str:

@@ -6,7 +6,7 @@ import pytest
 from flax import nnx
 
 from repro import text
-from repro.nn.transformer import TransformerLM, next_token_loss
+from repro.nn.transformer import MLP, TransformerLM, next_token_loss
 
 
 def model():
@@ -112,3 +112,19 @@ def test_position_scale_shows_position_m_the_angles_and_decay_of_position_s_time
         assert np.array_equal(xpos(x, 128.0, keys, position_scale=1.0), xpos(x, 128.0, keys))
     m = TransformerLM(11, 16, 1, 2, 8, rngs=nnx.Rngs(0), positions="rope", position_scale=4.0)
     assert m.blocks[0].attn.position_scale == 4.0 and m(jnp.zeros((1, 5), jnp.int32)).shape == (1, 5, 11)
+
+
+def test_attention_only_blocks_have_no_feed_forward_and_the_default_is_unchanged():
+    """mlp=False: the Mamba paper's 137K-parameter attention baselines (Table 11) fit two attention-only layers at
+    D=128; with mlp=True (the default) the model is built exactly as before (same parameters, same values)."""
+    count = lambda m: sum(x.size for x in jax.tree_util.tree_leaves(nnx.state(m, nnx.Param)))  # noqa: E731
+    only = TransformerLM(16, 128, 2, 8, 8, rngs=nnx.Rngs(0), positions="rope", mlp=False)
+    assert all(b.ffn is None and b.ln2 is None for b in only.blocks)
+    assert count(only) == 2 * (128 * 384 + 384 + 128 * 128 + 128 + 2 * 128) + 16 * 128 + 2 * 128   # 135,424
+    assert only(jnp.zeros((1, 5), jnp.int32)).shape == (1, 5, 16)
+    a = TransformerLM(16, 32, 2, 4, 8, rngs=nnx.Rngs(3), positions="rope")
+    b = TransformerLM(16, 32, 2, 4, 8, rngs=nnx.Rngs(3), positions="rope", mlp=True)
+    for x, y in zip(jax.tree_util.tree_leaves(nnx.state(a)), jax.tree_util.tree_leaves(nnx.state(b))):
+        assert np.array_equal(x, y)
+    with pytest.raises(ValueError, match="make_ffn"):
+        TransformerLM(16, 32, 1, 4, 8, rngs=nnx.Rngs(0), mlp=False, make_ffn=lambda rngs: MLP(32, rngs=rngs))

@@ -36,7 +36,7 @@ def build_model(cfg: dict, seed: int) -> nnx.Module:
         longest = min(max([t["train_length"], *t["test_lengths"]]), t["attention_max_length"])
         return TransformerLM(t["vocab_size"], m["d_model"], m["layers"], m["heads"], longest, rngs=rngs,
                              positions=m["positions"], xpos_scale_base=m["xpos_scale_base"],
-                             position_scale=m["position_scale"])
+                             position_scale=m["position_scale"], mlp=m["mlp"])
     return SequenceModel({**m, "vocab_size": t["vocab_size"]}, rngs=rngs)
 
 

@@ -47,6 +47,7 @@ class Model(Section):
     positions: Literal["learned", "rope", "xpos"]
     xpos_scale_base: PositiveFloat        # positions=xpos: xPos's decay length (repro/nn/transformer.py)
     position_scale: PositiveFloat         # rope / xpos: positions times this (a shorter-trained miniature's angles)
+    mlp: bool                             # attention: a feed-forward sub-layer in each block (false: attention-only)
     dropout: Fraction
 
 

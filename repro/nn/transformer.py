@@ -98,12 +98,13 @@ class MLP(nnx.Module):
 class Block(nnx.Module):
     FP32_PARAMS = ("ln1", "ln2")      # the LayerNorms stay float32 under train.precision=bf16 (repro/precision.py)
 
-    def __init__(self, d_model: int, n_heads: int, ffn: nnx.Module, *, rngs: nnx.Rngs, rope: bool = False,
+    def __init__(self, d_model: int, n_heads: int, ffn: nnx.Module | None, *, rngs: nnx.Rngs, rope: bool = False,
                  xpos_scale_base: float | None = None, position_scale: float = 1.0):
+        """``ffn=None``: an attention-only block (no second LayerNorm, no feed-forward sub-layer)."""
         self.ln1 = nnx.LayerNorm(d_model, rngs=rngs)
         self.attn = CausalSelfAttention(d_model, n_heads, rngs=rngs, rope=rope, xpos_scale_base=xpos_scale_base,
                                         position_scale=position_scale)
-        self.ln2 = nnx.LayerNorm(d_model, rngs=rngs)
+        self.ln2 = nnx.LayerNorm(d_model, rngs=rngs) if ffn is not None else None
         self.ffn = ffn
 
     def __call__(self, x):
@@ -111,6 +112,8 @@ class Block(nnx.Module):
         # (bfloat16 under train.precision=bf16, else float32: no-op casts)
         compute = self.attn.qkv.kernel.dtype
         x = x + self.attn(self.ln1(x).astype(compute))
+        if self.ffn is None:
+            return x
         return x + self.ffn(self.ln2(x).astype(compute))
 
 
@@ -119,13 +122,16 @@ class TransformerLM(nnx.Module):
 
     def __init__(self, vocab_size: int, d_model: int, n_layers: int, n_heads: int, context: int, *,
                  rngs: nnx.Rngs, make_ffn: Callable[..., nnx.Module] | None = None, positions: str = "learned",
-                 xpos_scale_base: float = 512.0, position_scale: float = 1.0):
+                 xpos_scale_base: float = 512.0, position_scale: float = 1.0, mlp: bool = True):
         """``context``: the longest input (the learned position table's size; unused with rope and xpos).
         ``xpos_scale_base``: xPos's decay length (512 in the xPos paper and its code), read with positions="xpos".
-        ``position_scale``: rope and xpos positions times it (positions_of); the learned table ignores it."""
+        ``position_scale``: rope and xpos positions times it (positions_of); the learned table ignores it.
+        ``mlp=False``: attention-only blocks (no feed-forward sub-layer; ``make_ffn`` must then be None)."""
         if positions not in POSITIONS:
             raise ValueError(f"unknown positions {positions!r}; valid: {', '.join(POSITIONS)}")
-        make_ffn = make_ffn or (lambda rngs: MLP(d_model, rngs=rngs))
+        if not mlp and make_ffn is not None:
+            raise ValueError("mlp=False builds attention-only blocks: pass no make_ffn")
+        make_ffn = make_ffn or ((lambda rngs: MLP(d_model, rngs=rngs)) if mlp else (lambda rngs: None))
         self.embed = nnx.Embed(vocab_size, d_model, embedding_init=nnx.initializers.normal(0.02), rngs=rngs)
         self.pos = (nnx.Param(0.02 * jax.random.normal(rngs.params(), (context, d_model))) if positions == "learned"
                     else None)
