@@ -143,7 +143,8 @@ def total_wall_time(report: dict, results: Path) -> str:
               for c in report["claims"] for r in c.get("runs") or []}
     commits = [str(c) for c in report.get("runs_git") or {}]
     seconds = 0.0
-    for f in (results / report["paper"] / "runs").glob(f"*/{report['scale']}/seed*/metrics.json"):
+    pattern = runio.run_dir(Path(), report["paper"], "*", report["scale"], "*") / "metrics.json"
+    for f in Path(results).glob(str(pattern)):
         m = json.loads(f.read_text())
         commit = str(m.get("git_commit") or "")
         if commits and not (commit and any(c.startswith(commit) or commit.startswith(c) for c in commits)):

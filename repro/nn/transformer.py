@@ -48,8 +48,7 @@ def xpos(x, scale_base: float, keys: bool, position_scale: float = 1.0):
     times ``position_scale`` like the rotation (positions_of)."""
     t, dh = x.shape[-2], x.shape[-1]
     zeta = (jnp.arange(0, dh, 2, dtype=jnp.float32) / dh + XPOS_GAMMA) / (1.0 + XPOS_GAMMA)       # (dh/2,)
-    pos = jnp.arange(t, dtype=jnp.float32) - t // 2
-    pos = pos if position_scale == 1.0 else pos * jnp.float32(position_scale)
+    pos = positions_of(t, position_scale) - (t // 2) * position_scale
     scale = zeta[None, :] ** ((-pos if keys else pos)[:, None] / scale_base)                       # (t, dh/2)
     return rotary(x, position_scale=position_scale) * jnp.repeat(scale, 2, axis=-1).astype(x.dtype)
 
