@@ -288,7 +288,9 @@ def provenance_html(rep: dict) -> str:
         f"<ul><li>runs trained at commit {runs}; on {html.escape('; '.join(behind.get('machines', ['?'])))}"
         f"{' (' + html.escape('; '.join(behind['devices'])) + ')' if behind.get('devices') else ''}</li>"
         f"<li>run packages: {html.escape(pkgs) or 'not recorded'}</li>"
-        f"<li>verdicts computed at commit {commit(rep.get('git_commit', '?'), rep.get('git_dirty'))}"
+        + (f"<li>{behind['restored_from_record']} runs restored from their committed records (no parameters; "
+           f"<code>python -m repro.share restore-record</code>)</li>" if behind.get("restored_from_record") else "")
+        + f"<li>verdicts computed at commit {commit(rep.get('git_commit', '?'), rep.get('git_dirty'))}"
         f" on {html.escape(ver.get('date', '?'))}, {html.escape(ver.get('machine', '?'))}</li></ul>"
     )
 

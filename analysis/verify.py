@@ -22,7 +22,7 @@ from analysis.sequential import judge_sequential
 from analysis.rule_text import digits, headline, numbers, reported_text
 from analysis.verdicts import ALPHA, INCONCLUSIVE, NOT_RUN, VERDICTS
 from repro import config as rconfig
-from repro import export, plan_time, provenance, runio, tracking
+from repro import export, plan_time, provenance, runio, share, tracking
 from repro.checkpoint import CheckpointError
 from repro.availability import blocked_experiments
 
@@ -85,8 +85,9 @@ def run_config_hashes(results: Path, paper: str, scale: str, experiments, seeds)
 
 
 def check_final_params(run_dir: Path, metrics: dict) -> None:
-    """A run's exported final parameters must be the ones it wrote (a shared or pulled run could be damaged)."""
-    if metrics.get("final_params_sha256"):
+    """A run's exported final parameters must be the ones it wrote (a shared or pulled run could be damaged). A run
+    restored from its committed record (repro/share.py) has no parameters to check: it says so in its directory."""
+    if metrics.get("final_params_sha256") and not (run_dir / share.RESTORED).exists():
         try:
             export.check(run_dir, metrics["final_params_sha256"])
         except CheckpointError as e:
@@ -108,12 +109,13 @@ def run_provenance(results: Path, paper: str, scale: str, experiments, seeds) ->
     """What stands behind the verdicts: the commits the runs were trained at ({commit: dirty flag}) and the
     machines, devices and package versions they recorded. Runs that predate a field in metrics.json are looked up
     in their MLflow run's tags (git_commit, version.<package>; the run id is in the run directory)."""
-    commits, machines, devices, packages, missing = {}, set(), set(), {}, []
+    commits, machines, devices, packages, missing, restored = {}, set(), set(), {}, [], 0
     for e in experiments:
         for s in seeds:
             d = runio.run_dir(results, paper, e, scale, s)
             m = json.loads((d / "metrics.json").read_text())
             check_final_params(d, m)
+            restored += (d / share.RESTORED).exists()
             if m.get("machine"):
                 machines.add(m["machine"])
             if m.get("devices"):
@@ -142,6 +144,8 @@ def run_provenance(results: Path, paper: str, scale: str, experiments, seeds) ->
             "machines": sorted(machines) or ["not recorded (runs predate the field)"],
             "devices": sorted(devices),
             "packages": {k: sorted(v) for k, v in sorted(packages.items())},
+            # runs whose files came back from their committed records (python -m repro.share restore-record)
+            **({"restored_from_record": restored} if restored else {}),
         },
     }
 
@@ -231,6 +235,8 @@ def verify(paper_dir: Path, scale: str, results: Path | None = None, max_seeds: 
                 into = behind["runs_provenance"].setdefault(k, {})
                 for kk, vv in v.items():
                     into[kk] = sorted(set(into.get(kk, [])) | set(vv))
+            elif isinstance(v, int):   # a count (restored_from_record)
+                behind["runs_provenance"][k] = behind["runs_provenance"].get(k, 0) + v
             else:
                 behind["runs_provenance"][k] = sorted(set(behind["runs_provenance"].get(k, [])) | set(v))
     # runs trained with another configuration than the scale's (a `set=` override, or config.yaml changed since):

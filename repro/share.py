@@ -4,6 +4,8 @@ markers).
 
     python -m repro.share pack mamba       # the DVC stage runs this after the workflow: runs -> shared
     python -m repro.share restore mamba    # the workflow does this by itself: shared -> runs, missing files only
+    python -m repro.share record mamba --scale cpu          # finished runs -> results/mamba/cpu/runs (git)
+    python -m repro.share restore-record mamba --scale cpu  # results/mamba/cpu/runs -> runs, missing runs only
 
 Why a copy and not ``results/<paper>/runs`` itself: ``dvc exp run`` first checks out the outputs recorded in
 dvc.lock, with force, and deletes an output it has no record of. Had the runs directory been the output, a
@@ -11,6 +13,13 @@ dvc.lock, with force, and deletes an output it has no record of. Had the runs di
 may delete and re-create it at will: it is rebuilt from the runs), and nothing but Snakemake's jobs writes the runs.
 After a ``dvc pull`` the workflow restores the pulled runs that are missing here, never overwriting a file, so
 finished runs are not trained again.
+
+Run records (``record``/``restore-record``) are the git-committed counterpart, for a long run that spans machines or
+sessions with no DVC remote between them: ``results/<paper>/<scale>/runs/<experiment>/seed<k>/`` holds a finished
+run's small files (metrics.json, history.csv, config.yaml, its MLflow id) but not its parameters, which would weigh
+on every clone. A run restored from a record says so in ``restored_from_record`` (verification then skips the
+parameters' checksum, as there are none, and counts such runs in the provenance). Restoring is explicit: a plain
+``snakemake papers/<p>`` on a fresh clone still trains every run.
 """
 from __future__ import annotations
 
@@ -20,10 +29,13 @@ import shutil
 import sys
 from pathlib import Path
 
-from repro import tracking
+from repro import export, runio, tracking
 
 SHARED = "shared"
 LOCAL_ONLY = {"checkpoints"}     # Orbax step folders: timestamps inside; the final parameters travel as msgpack
+RECORDS = "runs"                 # results/<paper>/<scale>/runs: the committed run records
+NOT_RECORDED = {export.FILENAME}  # parameters: megabytes per run, not for git
+RESTORED = "restored_from_record"  # written into a run directory restored from a record
 
 
 def _files(root: Path):
@@ -71,19 +83,72 @@ def restore(results: Path, paper: str) -> int:
     return finished
 
 
+def _finished_runs(root: Path):
+    """``(experiment, seed directory)`` of every finished run under ``root/<experiment>/[<scale>/]seed<k>``."""
+    for metrics in sorted(root.glob("*/seed*/metrics.json")):
+        yield metrics.parent.parent.name, metrics.parent
+
+
+def record(results: Path, paper: str, scale: str) -> int:
+    """Copy every finished run of ``scale`` (one with its metrics.json) into its record, parameters and checkpoints
+    left out; a record that differs from its run (the run was trained again) is replaced. Returns how many records
+    were written or changed."""
+    runs, records = Path(results) / paper / "runs", runio.verdict_dir(results, paper, scale) / RECORDS
+    changed = 0
+    for metrics in sorted(runs.glob(f"*/{scale}/seed*/metrics.json")):
+        run = metrics.parent
+        dst = records / run.parent.parent.name / run.name
+        files = [f for f in _files(run) if f.name not in NOT_RECORDED | {RESTORED}]
+        if all((dst / f.relative_to(run)).exists()
+               and (dst / f.relative_to(run)).read_bytes() == f.read_bytes() for f in files):
+            continue
+        for f in sorted(files, key=lambda f: f.name == "metrics.json"):   # metrics.json last: a record is whole
+            runio.atomic_write(dst / f.relative_to(run), f.read_bytes())
+        changed += 1
+    return changed
+
+
+def restore_record(results: Path, paper: str, scale: str) -> int:
+    """Bring back, from their records, the finished runs of ``scale`` that ``runs/`` lacks (a run directory with its
+    own metrics.json is never touched; a half-trained one is completed from the record, its checkpoints left as
+    they are). Returns the number of runs restored."""
+    runs, records = Path(results) / paper / "runs", runio.verdict_dir(results, paper, scale) / RECORDS
+    if not records.is_dir():
+        return 0
+    restored = 0
+    for experiment, rec in _finished_runs(records):
+        run = runs / experiment / scale / rec.name
+        if (run / "metrics.json").exists():
+            continue
+        for f in sorted(_files(rec), key=lambda f: f.name == "metrics.json"):
+            runio.atomic_write(run / f.relative_to(rec), f.read_bytes())
+        runio.atomic_write(run / RESTORED, f"{rec}\n")
+        restored += 1
+    return restored
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=["pack", "restore"])
+    p.add_argument("action", choices=["pack", "restore", "record", "restore-record"])
     p.add_argument("paper")
+    p.add_argument("--scale", default="cpu", choices=runio.SCALES, help="record / restore-record: which scale")
     p.add_argument("--results", type=Path, default=None)
     args = p.parse_args(argv)
     results = args.results or tracking.results_dir()
     if args.action == "pack":
         n = pack(results, args.paper)
         print(f"{args.paper}: {n} files of its runs copied to {results / args.paper / SHARED} (what DVC shares)")
-    else:
+    elif args.action == "restore":
         n = restore(results, args.paper)
         print(f"{args.paper}: {n} finished runs restored from {results / args.paper / SHARED}")
+    elif args.action == "record":
+        n = record(results, args.paper, args.scale)
+        print(f"{args.paper}: {n} run records written or updated in "
+              f"{runio.verdict_dir(results, args.paper, args.scale) / RECORDS} (commit them)")
+    else:
+        n = restore_record(results, args.paper, args.scale)
+        print(f"{args.paper}: {n} finished runs restored from "
+              f"{runio.verdict_dir(results, args.paper, args.scale) / RECORDS}")
     return 0
 
 

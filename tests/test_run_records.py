@@ -1,0 +1,110 @@
+"""Run records (repro/share.py record / restore-record): a finished run's small files committed under
+results/<p>/<scale>/runs/, so a long run that spans sessions or machines without a DVC remote loses nothing it
+finished; restored runs are judged like any other and say that they were restored."""
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import toy_paper
+from analysis import verify
+from repro import export, share
+from toy_paper import run, verdicts
+
+
+def fake_run(results, experiment, scale, seed, score=1.0, finished=True):
+    d = results / "p" / "runs" / experiment / scale / f"seed{seed}"
+    (d / "checkpoints" / "500").mkdir(parents=True)
+    (d / "checkpoints" / "500" / "state").write_bytes(b"orbax")
+    (d / "config.yaml").write_text(f"seed: {seed}\n")
+    (d / "mlflow_run_id").write_text("abc\n")
+    if finished:
+        (d / export.FILENAME).write_bytes(b"params")
+        (d / "history.csv").write_text("step,loss\n1,0.5\n")
+        (d / "metrics.json").write_text(json.dumps({"score": score, "final_params_sha256": "f" * 64}))
+    return d
+
+
+def test_record_keeps_the_finished_runs_small_files_and_only_those(tmp_path):
+    fake_run(tmp_path, "a", "cpu", 0)
+    fake_run(tmp_path, "a", "cpu", 1, finished=False)      # still training: nothing to record yet
+    fake_run(tmp_path, "a", "smoke", 0)                    # another scale
+    assert share.record(tmp_path, "p", "cpu") == 1
+    rec = tmp_path / "p" / "cpu" / "runs" / "a" / "seed0"
+    assert sorted(f.name for f in rec.iterdir()) == ["config.yaml", "history.csv", "metrics.json", "mlflow_run_id"]
+    assert not (tmp_path / "p" / "cpu" / "runs" / "a" / "seed1").exists()
+    assert not (tmp_path / "p" / "smoke" / "runs").exists()
+    assert share.record(tmp_path, "p", "cpu") == 0         # unchanged: nothing rewritten
+    (tmp_path / "p/runs/a/cpu/seed0/metrics.json").write_text(json.dumps({"score": 2.0}))   # trained again
+    assert share.record(tmp_path, "p", "cpu") == 1
+    assert json.loads((rec / "metrics.json").read_text()) == {"score": 2.0}
+
+
+def test_restore_brings_back_missing_runs_and_never_touches_a_finished_one(tmp_path):
+    fake_run(tmp_path, "a", "cpu", 0, score=1.0)
+    fake_run(tmp_path, "a", "cpu", 1, score=2.0)
+    fake_run(tmp_path, "b", "cpu", 0, score=3.0)
+    share.record(tmp_path, "p", "cpu")
+    runs = tmp_path / "p" / "runs"
+    shutil.rmtree(runs / "a")                                           # lost with its machine
+    (runs / "b/cpu/seed0/metrics.json").write_text('{"score": 9.0}')   # a finished run here wins over its record
+    fake_run(tmp_path, "a", "cpu", 1, finished=False)                  # half-trained again: completed from the record
+    assert share.restore_record(tmp_path, "p", "cpu") == 2
+    for seed, score in ((0, 1.0), (1, 2.0)):
+        d = runs / "a" / "cpu" / f"seed{seed}"
+        assert json.loads((d / "metrics.json").read_text())["score"] == score
+        assert (d / share.RESTORED).exists() and not (d / export.FILENAME).exists()
+    assert (runs / "a/cpu/seed1/checkpoints/500/state").exists()
+    assert json.loads((runs / "b/cpu/seed0/metrics.json").read_text()) == {"score": 9.0}
+    assert not (runs / "b/cpu/seed0" / share.RESTORED).exists()
+    assert share.restore_record(tmp_path, "p", "cpu") == 0
+    assert share.restore_record(tmp_path, "p", "full") == 0            # no records at that scale
+
+
+def test_verification_skips_the_missing_parameters_only_of_a_restored_run(tmp_path):
+    d = fake_run(tmp_path, "a", "cpu", 0)
+    (d / export.FILENAME).unlink()
+    m = json.loads((d / "metrics.json").read_text())
+    with pytest.raises(verify.MissingRunError, match="final_params.msgpack is missing"):
+        verify.check_final_params(d, m)
+    (d / share.RESTORED).write_text("record\n")
+    verify.check_final_params(d, m)
+    got = verify.run_provenance(tmp_path, "p", "cpu", ["a"], [0])
+    assert got["runs_provenance"]["restored_from_record"] == 1
+
+
+def share_cli(toy, *args):
+    r = subprocess.run([sys.executable, "-m", "repro.share", *args], cwd=toy, env=toy_paper.env(),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def metrics_digests(root):
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted((root / "results/toy/runs").glob("*/cpu/seed*/metrics.json"))}
+
+
+@pytest.mark.workflow
+def test_a_run_lost_with_its_machine_comes_back_from_its_records_and_is_not_trained_again(tmp_path):
+    toy = toy_paper.make(tmp_path)
+    r = run(toy, *verdicts("cpu"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    before = json.loads((toy / "results/toy/cpu/claims.json").read_text())
+    digests = metrics_digests(toy)
+    assert f"{len(digests)} run records written" in share_cli(toy, "record", "toy", "--scale", "cpu")
+    # the next session's fresh checkout: the records (committed) and the verdicts, no runs, no Snakemake state
+    for p in ("results/toy/runs", "results/toy/plan", ".snakemake"):
+        shutil.rmtree(toy / p)
+    (toy / "results/toy/cpu/.verified").unlink()
+    assert f"{len(digests)} finished runs restored" in share_cli(toy, "restore-record", "toy", "--scale", "cpu")
+    r = run(toy, *verdicts("cpu"), TOY_FAIL_AT_SEED="0")        # a seed trained again would fail
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert metrics_digests(toy) == digests
+    after = json.loads((toy / "results/toy/cpu/claims.json").read_text())
+    assert [(c["id"], c["verdict"], c.get("reproduced")) for c in after["claims"]] == \
+        [(c["id"], c["verdict"], c.get("reproduced")) for c in before["claims"]]
+    assert after["runs_provenance"]["restored_from_record"] == len(digests)
