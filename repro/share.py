@@ -24,6 +24,7 @@ parameters' checksum, as there are none, and counts such runs in the provenance)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -36,6 +37,7 @@ LOCAL_ONLY = {"checkpoints"}     # Orbax step folders: timestamps inside; the fi
 RECORDS = "runs"                 # results/<paper>/<scale>/runs: the committed run records
 NOT_RECORDED = {export.FILENAME}  # parameters: megabytes per run, not for git
 RESTORED = "restored_from_record"  # written into a run directory restored from a record
+MTIMES = "mtimes.json"           # in a record: its files' modification times (git keeps none; run_table reads them)
 
 
 def _files(root: Path):
@@ -98,10 +100,12 @@ def record(results: Path, paper: str, scale: str) -> int:
     for metrics in sorted(runs.glob(f"*/{scale}/seed*/metrics.json")):
         run = metrics.parent
         dst = records / run.parent.parent.name / run.name
-        files = [f for f in _files(run) if f.name not in NOT_RECORDED | {RESTORED}]
+        files = [f for f in _files(run) if f.name not in NOT_RECORDED | {RESTORED} and not f.name.startswith(".")]
         if all((dst / f.relative_to(run)).exists()
                and (dst / f.relative_to(run)).read_bytes() == f.read_bytes() for f in files):
             continue
+        mtimes = {str(f.relative_to(run)): f.stat().st_mtime_ns for f in files}
+        runio.write_json(dst / MTIMES, mtimes)
         for f in sorted(files, key=lambda f: f.name == "metrics.json"):   # metrics.json last: a record is whole
             runio.atomic_write(dst / f.relative_to(run), f.read_bytes())
         changed += 1
@@ -120,8 +124,14 @@ def restore_record(results: Path, paper: str, scale: str) -> int:
         run = runs / experiment / scale / rec.name
         if (run / "metrics.json").exists():
             continue
+        mtimes = json.loads((rec / MTIMES).read_text()) if (rec / MTIMES).exists() else {}
         for f in sorted(_files(rec), key=lambda f: f.name == "metrics.json"):
-            runio.atomic_write(run / f.relative_to(rec), f.read_bytes())
+            if f.name == MTIMES:
+                continue
+            name = str(f.relative_to(rec))
+            runio.atomic_write(run / name, f.read_bytes())
+            if name in mtimes:      # when the run wrote it, not when it came back (run_table's metrics_written_utc)
+                os.utime(run / name, ns=(mtimes[name], mtimes[name]))
         runio.atomic_write(run / RESTORED, f"{rec}\n")
         restored += 1
     return restored

@@ -3,6 +3,7 @@ results/<p>/<scale>/runs/, so a long run that spans sessions or machines without
 finished; restored runs are judged like any other and say that they were restored."""
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,7 +35,8 @@ def test_record_keeps_the_finished_runs_small_files_and_only_those(tmp_path):
     fake_run(tmp_path, "a", "smoke", 0)                    # another scale
     assert share.record(tmp_path, "p", "cpu") == 1
     rec = tmp_path / "p" / "cpu" / "runs" / "a" / "seed0"
-    assert sorted(f.name for f in rec.iterdir()) == ["config.yaml", "history.csv", "metrics.json", "mlflow_run_id"]
+    assert sorted(f.name for f in rec.iterdir()) == ["config.yaml", "history.csv", "metrics.json", "mlflow_run_id",
+                                                     share.MTIMES]
     assert not (tmp_path / "p" / "cpu" / "runs" / "a" / "seed1").exists()
     assert not (tmp_path / "p" / "smoke" / "runs").exists()
     assert share.record(tmp_path, "p", "cpu") == 0         # unchanged: nothing rewritten
@@ -47,6 +49,8 @@ def test_restore_brings_back_missing_runs_and_never_touches_a_finished_one(tmp_p
     fake_run(tmp_path, "a", "cpu", 0, score=1.0)
     fake_run(tmp_path, "a", "cpu", 1, score=2.0)
     fake_run(tmp_path, "b", "cpu", 0, score=3.0)
+    written = 1_700_000_000_000_000_000
+    os.utime(tmp_path / "p/runs/a/cpu/seed0/metrics.json", ns=(written, written))
     share.record(tmp_path, "p", "cpu")
     runs = tmp_path / "p" / "runs"
     shutil.rmtree(runs / "a")                                           # lost with its machine
@@ -58,6 +62,8 @@ def test_restore_brings_back_missing_runs_and_never_touches_a_finished_one(tmp_p
         assert json.loads((d / "metrics.json").read_text())["score"] == score
         assert (d / share.RESTORED).exists() and not (d / export.FILENAME).exists()
     assert (runs / "a/cpu/seed1/checkpoints/500/state").exists()
+    assert (runs / "a/cpu/seed0/metrics.json").stat().st_mtime_ns == written   # when it was trained, not restored
+    assert not (runs / "a/cpu/seed0" / share.MTIMES).exists()
     assert json.loads((runs / "b/cpu/seed0/metrics.json").read_text()) == {"score": 9.0}
     assert not (runs / "b/cpu/seed0" / share.RESTORED).exists()
     assert share.restore_record(tmp_path, "p", "cpu") == 0
