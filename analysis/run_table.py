@@ -6,6 +6,7 @@ only after the last look).
     python -m analysis.run_table papers/mamba --scale cpu [--out results/mamba/cpu/evidence/runs.csv]
     python -m analysis.run_table papers/mamba --scale cpu --summary accuracy     # a markdown table for a README
     python -m analysis.run_table papers/mamba --scale cpu --history eval_accuracy  # one history column, every step
+    python -m analysis.run_table papers/mamba --scale cpu --against OLD.csv   # same seed, same numbers? run by run
 """
 from __future__ import annotations
 
@@ -91,6 +92,39 @@ def history(results: Path, paper: str, scale: str, column: str) -> str:
     return "\n".join(lines) + "\n" if len(lines) > 1 else ""
 
 
+def against(table: list[dict], old_csv: Path) -> tuple[str, str]:
+    """Each run here beside the same (experiment, seed) in an earlier table (a committed ``--out`` CSV, e.g. of runs
+    since lost, or trained on another machine): one row per metric both record, equal or not at the table's six
+    decimals; only runs with the same config hash are compared. Returns (CSV, a one-line summary per metric)."""
+    with open(old_csv) as fh:
+        old = {(r["experiment"], int(r["seed"])): r for r in csv.DictReader(fh)}
+    out, counts = [], {}
+    for r in table:
+        o = old.get((r["experiment"], r["seed"]))
+        if o is None or str(o.get("config_hash")) != str(r.get("config_hash")):
+            continue
+        for k, v in r.items():
+            if k in ("experiment", "seed", *PROVENANCE) or o.get(k) in (None, "") \
+                    or not isinstance(v, (int, float)):
+                continue
+            was = float(o[k])
+            same = was == float(v) or (math.isnan(was) and math.isnan(float(v)))
+            out.append({"experiment": r["experiment"], "seed": r["seed"], "metric": k, "before": o[k], "now": v,
+                        "equal": same, "before_commit": o.get("git_commit", ""), "now_commit": r.get("git_commit", "")})
+            n = counts.setdefault(k, [0, 0])
+            n[0] += same
+            n[1] += 1
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["experiment", "seed", "metric", "before", "now", "equal", "before_commit",
+                                        "now_commit"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(out)
+    runs = len({(r["experiment"], r["seed"]) for r in out})
+    lines = [f"{runs} runs in both tables with the same config hash; per metric, runs equal to 6 decimals:"]
+    lines += [f"  {k}: {same} of {n}" for k, (same, n) in sorted(counts.items())]
+    return buf.getvalue(), "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.run_table", description=__doc__.splitlines()[0])
     ap.add_argument("paper_dir", type=Path)
@@ -101,6 +135,8 @@ def main(argv=None) -> int:
     ap.add_argument("--digits", type=int, default=1, help="decimals in --summary (default 1)")
     ap.add_argument("--history", metavar="COLUMN",
                     help="instead of the CSV, one column of every finished run's history.csv, step by step")
+    ap.add_argument("--against", metavar="CSV", type=Path,
+                    help="instead of the CSV, each run's metrics beside the same run's in an earlier table (equal?)")
     a = ap.parse_args(argv)
     paper = a.paper_dir.resolve().name
     table = rows(tracking.results_dir(), paper, a.scale)
@@ -108,7 +144,13 @@ def main(argv=None) -> int:
         print(f"run_table: no finished {a.scale} runs of {paper} under {tracking.results_dir() / paper / 'runs'}: "
               f"run `snakemake {a.paper_dir.as_posix()} --config scale={a.scale}` first", file=sys.stderr)
         return 2
-    if a.history:
+    if a.against:
+        if not a.against.exists():
+            print(f"run_table: {a.against} does not exist (an earlier `--out` CSV)", file=sys.stderr)
+            return 2
+        text, said = against(table, a.against)
+        print(said, file=sys.stderr)
+    elif a.history:
         text = history(tracking.results_dir(), paper, a.scale, a.history)
         if not text:
             print(f"run_table: no finished {a.scale} run of {paper} logs {a.history!r} in its history.csv",

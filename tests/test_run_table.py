@@ -72,3 +72,28 @@ def test_history_is_one_column_of_every_finished_run_step_by_step(tmp_path, monk
                                                     "b,0,200,60.25"]
     assert run_table.main(["papers/toy", "--history", "eval_acc"]) == 2
     assert "'eval_acc'" in capsys.readouterr().err
+
+
+def test_against_puts_each_run_beside_the_same_run_of_an_earlier_table(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "before"))
+    write_run(tmp_path / "before", "a", 0, {"accuracy": 40.0, "loss": 1.5, "config_hash": "h1", "git_commit": "c0"})
+    write_run(tmp_path / "before", "a", 1, {"accuracy": 41.0, "loss": 1.4, "config_hash": "h1"})
+    write_run(tmp_path / "before", "b", 0, {"accuracy": 7.0, "config_hash": "h2"})
+    old = tmp_path / "old.csv"
+    assert run_table.main(["papers/toy", "--out", str(old)]) == 0
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "now"))
+    write_run(tmp_path / "now", "a", 0, {"accuracy": 40.0, "loss": 1.5, "config_hash": "h1", "git_commit": "c1"})
+    write_run(tmp_path / "now", "a", 1, {"accuracy": 41.5, "loss": 1.4, "config_hash": "h1"})   # differs
+    write_run(tmp_path / "now", "b", 0, {"accuracy": 9.0, "config_hash": "h3"})   # another config: not compared
+    write_run(tmp_path / "now", "c", 0, {"accuracy": 1.0, "config_hash": "h1"})   # not in the old table
+    capsys.readouterr()
+    assert run_table.main(["papers/toy", "--against", str(old)]) == 0
+    got = capsys.readouterr()
+    table = list(csv.DictReader(io.StringIO(got.out)))
+    assert [(r["experiment"], r["seed"], r["metric"], r["equal"]) for r in table] == [
+        ("a", "0", "accuracy", "True"), ("a", "0", "loss", "True"),
+        ("a", "1", "accuracy", "False"), ("a", "1", "loss", "True")]
+    assert table[0]["before_commit"] == "c0" and table[0]["now_commit"] == "c1"
+    assert "2 runs in both tables" in got.err and "accuracy: 1 of 2" in got.err and "loss: 2 of 2" in got.err
+    assert run_table.main(["papers/toy", "--against", str(tmp_path / "missing.csv")]) == 2
+    assert "missing.csv does not exist" in capsys.readouterr().err
