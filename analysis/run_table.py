@@ -7,6 +7,7 @@ only after the last look).
     python -m analysis.run_table papers/mamba --scale cpu --summary accuracy     # a markdown table for a README
     python -m analysis.run_table papers/mamba --scale cpu --history eval_accuracy  # one history column, every step
     python -m analysis.run_table papers/mamba --scale cpu --against OLD.csv   # same seed, same numbers? run by run
+    python -m analysis.run_table papers/mamba --scale cpu --looks     # when each look of adaptive seeds ran
 """
 from __future__ import annotations
 
@@ -125,6 +126,40 @@ def against(table: list[dict], old_csv: Path) -> tuple[str, str]:
     return buf.getvalue(), "\n".join(lines)
 
 
+def _utc(text: str) -> datetime.datetime:
+    return datetime.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+
+
+def looks(table: list[dict], looks_at: list[int]) -> str:
+    """A markdown table of when each look of an adaptive design ran, from the runs' own records: look k holds the
+    seeds from the previous look's count up to its own (0-2, 3-5, 6-9 for looks at 3, 6, 10). A run spans
+    [metrics written - wall time, metrics written]; *busy* is the union of those spans (jobs side by side count
+    once), *training* their sum. A run resumed from a checkpoint counts the wall time its metrics.json records."""
+    lines = ["| look | seeds | runs | experiments | first run started (UTC) | last run ended (UTC) | busy | "
+             "training summed over runs |", "|---|---|---|---|---|---|---|---|"]
+    lo = 0
+    for k, hi in enumerate(looks_at):
+        spans = sorted((_utc(r["metrics_written_utc"]) - datetime.timedelta(seconds=float(r["wall_time_s"])),
+                        _utc(r["metrics_written_utc"])) for r in table
+                       if lo <= r["seed"] < hi and "wall_time_s" in r and "metrics_written_utc" in r)
+        if spans:
+            busy, (cur_a, cur_b) = datetime.timedelta(), spans[0]
+            for a, b in spans[1:]:
+                if a > cur_b:
+                    busy += cur_b - cur_a
+                    cur_a = a
+                cur_b = max(cur_b, b)
+            busy += cur_b - cur_a
+            training = sum((b - a for a, b in spans), datetime.timedelta())
+            exps = len({r["experiment"] for r in table if lo <= r["seed"] < hi})
+            fmt = "%Y-%m-%d %H:%M"
+            lines.append(f"| {k} | {lo}-{hi - 1} | {len(spans)} | {exps} | {spans[0][0].strftime(fmt)} | "
+                         f"{max(b for _, b in spans).strftime(fmt)} | {busy.total_seconds() / 60:.0f} min | "
+                         f"{training.total_seconds() / 60:.0f} min |")
+        lo = hi
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.run_table", description=__doc__.splitlines()[0])
     ap.add_argument("paper_dir", type=Path)
@@ -135,6 +170,8 @@ def main(argv=None) -> int:
     ap.add_argument("--digits", type=int, default=1, help="decimals in --summary (default 1)")
     ap.add_argument("--history", metavar="COLUMN",
                     help="instead of the CSV, one column of every finished run's history.csv, step by step")
+    ap.add_argument("--looks", action="store_true",
+                    help="instead of the CSV, a markdown table of when each look of the scale's seed design ran")
     ap.add_argument("--against", metavar="CSV", type=Path,
                     help="instead of the CSV, each run's metrics beside the same run's in an earlier table (equal?)")
     a = ap.parse_args(argv)
@@ -144,7 +181,11 @@ def main(argv=None) -> int:
         print(f"run_table: no finished {a.scale} runs of {paper} under {tracking.results_dir() / paper / 'runs'}: "
               f"run `snakemake {a.paper_dir.as_posix()} --config scale={a.scale}` first", file=sys.stderr)
         return 2
-    if a.against:
+    if a.looks:
+        from repro import config as rconfig
+        text = looks(table, rconfig.seed_design(rconfig.load_paper_config(a.paper_dir / "config.yaml"),
+                                                a.scale)["looks"])
+    elif a.against:
         if not a.against.exists():
             print(f"run_table: {a.against} does not exist (an earlier `--out` CSV)", file=sys.stderr)
             return 2

@@ -97,3 +97,16 @@ def test_against_puts_each_run_beside_the_same_run_of_an_earlier_table(tmp_path,
     assert "2 runs in both tables" in got.err and "accuracy: 1 of 2" in got.err and "loss: 2 of 2" in got.err
     assert run_table.main(["papers/toy", "--against", str(tmp_path / "missing.csv")]) == 2
     assert "missing.csv does not exist" in capsys.readouterr().err
+
+
+def test_looks_say_when_each_look_ran_from_the_runs_records(tmp_path):
+    def row(exp, seed, end, wall):
+        return {"experiment": exp, "seed": seed, "metrics_written_utc": end, "wall_time_s": wall}
+
+    table = [row("a", 0, "2026-12-05 10:10:00", 600.0), row("b", 0, "2026-12-05 10:05:00", 300.0),   # side by side
+             row("a", 1, "2026-12-05 10:40:00", 600.0),                 # after a 20-minute gap: not busy time
+             row("a", 3, "2026-12-05 11:00:00", 120.0), row("a", 7, "2026-12-05 12:00:00", 60.0)]
+    got = run_table.looks(table, [3, 6, 10]).splitlines()
+    assert got[2] == "| 0 | 0-2 | 3 | 2 | 2026-12-05 10:00 | 2026-12-05 10:40 | 20 min | 25 min |"
+    assert got[3] == "| 1 | 3-5 | 1 | 1 | 2026-12-05 10:58 | 2026-12-05 11:00 | 2 min | 2 min |"
+    assert got[4] == "| 2 | 6-9 | 1 | 1 | 2026-12-05 11:59 | 2026-12-05 12:00 | 1 min | 1 min |"
