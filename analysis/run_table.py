@@ -22,7 +22,7 @@ from pathlib import Path
 
 from repro import runio, tracking
 
-PROVENANCE = ["git_commit", "git_dirty", "config_hash", "steps", "wall_time_s", "metrics_written_utc"]
+PROVENANCE = ["git_commit", "git_dirty", "config_hash", "steps", "wall_time_s", "machine", "metrics_written_utc"]
 
 
 def rows(results: Path, paper: str, scale: str) -> list[dict]:
@@ -111,13 +111,14 @@ def against(table: list[dict], old_csv: Path) -> tuple[str, str]:
             was = float(o[k])
             same = was == float(v) or (math.isnan(was) and math.isnan(float(v)))
             out.append({"experiment": r["experiment"], "seed": r["seed"], "metric": k, "before": o[k], "now": v,
-                        "equal": same, "before_commit": o.get("git_commit", ""), "now_commit": r.get("git_commit", "")})
+                        "equal": same, "before_commit": o.get("git_commit", ""), "now_commit": r.get("git_commit", ""),
+                        "before_machine": o.get("machine", ""), "now_machine": r.get("machine", "")})
             n = counts.setdefault(k, [0, 0])
             n[0] += same
             n[1] += 1
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["experiment", "seed", "metric", "before", "now", "equal", "before_commit",
-                                        "now_commit"], lineterminator="\n")
+                                        "now_commit", "before_machine", "now_machine"], lineterminator="\n")
     w.writeheader()
     w.writerows(out)
     runs = len({(r["experiment"], r["seed"]) for r in out})

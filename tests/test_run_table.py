@@ -16,7 +16,8 @@ def write_run(results, experiment, seed, metrics, scale="cpu"):
 
 def test_finished_runs_become_rows_with_their_metrics_and_provenance(tmp_path, monkeypatch, capsys):
     write_run(tmp_path, "b", 1, {"accuracy": 50.123456789, "git_commit": "abcdef0123456789", "git_dirty": "false",
-                                 "wall_time_s": 12.345, "packages": {"jax": "0"}, "flag": True, "seed": 1})
+                                 "wall_time_s": 12.345, "packages": {"jax": "0"}, "flag": True, "seed": 1,
+                                 "machine": "2 cores, AMD EPYC"})
     write_run(tmp_path, "b", 0, {"accuracy": 40.0, "acc_64": 99.0, "git_commit": "0123456789abcdef"})
     write_run(tmp_path, "a", 0, {"time_exponent": 1.02})
     write_run(tmp_path, "a", 1, None)                                        # checkpointed part-way: left out
@@ -26,9 +27,10 @@ def test_finished_runs_become_rows_with_their_metrics_and_provenance(tmp_path, m
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["experiment"], r["seed"]) for r in table] == [("a", "0"), ("b", "0"), ("b", "1")]
     assert list(table[0]) == ["experiment", "seed", "time_exponent", "accuracy", "acc_64", "git_commit", "git_dirty",
-                              "wall_time_s", "metrics_written_utc"]
+                              "wall_time_s", "machine", "metrics_written_utc"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", table[0]["metrics_written_utc"])
     assert table[2]["accuracy"] == "50.123457" and table[2]["wall_time_s"] == "12.3"
+    assert table[2]["machine"] == "2 cores, AMD EPYC" and table[0]["machine"] == ""
     assert table[2]["git_commit"] == "abcdef0123" and table[1]["acc_64"] == "99.0" and table[2]["acc_64"] == ""
     out = tmp_path / "evidence" / "runs.csv"
     assert run_table.main(["papers/toy", "--out", str(out)]) == 0
