@@ -114,3 +114,12 @@ def test_a_run_lost_with_its_machine_comes_back_from_its_records_and_is_not_trai
     assert [(c["id"], c["verdict"], c.get("reproduced")) for c in after["claims"]] == \
         [(c["id"], c["verdict"], c.get("reproduced")) for c in before["claims"]]
     assert after["runs_provenance"]["restored_from_record"] == len(digests)
+
+
+def test_the_dashboard_says_how_many_runs_came_back_from_their_records():
+    from analysis import dashboard
+    rep = {"runs_git": {"abc": "false"}, "runs_provenance": {"machines": ["m"], "restored_from_record": 7},
+           "verified": {"date": "d", "machine": "m"}, "git_commit": "abc"}
+    assert "7 runs restored from their committed records" in dashboard.provenance_html(rep)
+    del rep["runs_provenance"]["restored_from_record"]
+    assert "restored" not in dashboard.provenance_html(rep)
