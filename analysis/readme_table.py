@@ -22,9 +22,13 @@ START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 
 def machine(report: dict) -> str:
     """The training machines the runs recorded; for runs that predate that record, the verifying machine."""
-    runs = [m for m in (report.get("runs_provenance") or {}).get("machines", []) if not m.startswith("not recorded")]
+    behind = report.get("runs_provenance") or {}
+    runs = [m for m in behind.get("machines", []) if not m.startswith("not recorded")]
+    restored = behind.get("restored_from_record")
     if runs:
-        return "runs trained on " + "; ".join(runs)
+        return "runs trained on " + "; ".join(runs) + (
+            f" ({restored} of them restored from their committed records, `results/<p>/<scale>/runs/`)"
+            if restored else "")
     return "verified on " + ((report.get("verified") or {}).get("machine") or provenance.machine())
 
 

@@ -123,3 +123,11 @@ def test_the_dashboard_says_how_many_runs_came_back_from_their_records():
     assert "7 runs restored from their committed records" in dashboard.provenance_html(rep)
     del rep["runs_provenance"]["restored_from_record"]
     assert "restored" not in dashboard.provenance_html(rep)
+
+
+def test_the_readme_table_says_how_many_runs_came_back_from_their_records():
+    from analysis import readme_table
+    rep = {"runs_provenance": {"machines": ["2 cores, Intel"], "restored_from_record": 3}}
+    assert readme_table.machine(rep) == ("runs trained on 2 cores, Intel (3 of them restored from their committed "
+                                         "records, `results/<p>/<scale>/runs/`)")
+    assert readme_table.machine({"runs_provenance": {"machines": ["m"]}}) == "runs trained on m"
