@@ -289,7 +289,11 @@ def provenance_html(rep: dict) -> str:
         f"{' (' + html.escape('; '.join(behind['devices'])) + ')' if behind.get('devices') else ''}</li>"
         f"<li>run packages: {html.escape(pkgs) or 'not recorded'}</li>"
         + (f"<li>{behind['restored_from_record']} runs restored from their committed records (no parameters; "
-           f"<code>python -m repro.share restore-record</code>)</li>" if behind.get("restored_from_record") else "")
+           f"<code>python -m repro.share restore-record</code>)"
+           + (f", {behind['reconstructed_from_table']} of them rebuilt from a committed per-seed table after their "
+              f"directories were lost (<code>python -m repro.records_from_table</code>)"
+              if behind.get("reconstructed_from_table") else "")
+           + "</li>" if behind.get("restored_from_record") else "")
         + f"<li>verdicts computed at commit {commit(rep.get('git_commit', '?'), rep.get('git_dirty'))}"
         f" on {html.escape(ver.get('date', '?'))}, {html.escape(ver.get('machine', '?'))}</li></ul>"
     )

@@ -24,12 +24,13 @@ def machine(report: dict) -> str:
     """The training machines the runs recorded; for runs that predate that record, the verifying machine."""
     behind = report.get("runs_provenance") or {}
     runs = [m for m in behind.get("machines", []) if not m.startswith("not recorded")]
-    restored = behind.get("restored_from_record")
+    restored, rebuilt = behind.get("restored_from_record"), behind.get("reconstructed_from_table")
+    said = (f"; {restored} runs restored from their committed records (`results/<p>/<scale>/runs/`)"
+            + (f", {rebuilt} of them rebuilt from a committed per-seed table after their directories were lost, "
+               "with no machine recorded" if rebuilt else "") if restored else "")
     if runs:
-        return "runs trained on " + "; ".join(runs) + (
-            f" ({restored} of them restored from their committed records, `results/<p>/<scale>/runs/`)"
-            if restored else "")
-    return "verified on " + ((report.get("verified") or {}).get("machine") or provenance.machine())
+        return "runs trained on " + "; ".join(runs) + said
+    return "verified on " + ((report.get("verified") or {}).get("machine") or provenance.machine()) + said
 
 
 def render(report: dict, results_path: str, wall: str = "") -> str:

@@ -109,13 +109,14 @@ def run_provenance(results: Path, paper: str, scale: str, experiments, seeds) ->
     """What stands behind the verdicts: the commits the runs were trained at ({commit: dirty flag}) and the
     machines, devices and package versions they recorded. Runs that predate a field in metrics.json are looked up
     in their MLflow run's tags (git_commit, version.<package>; the run id is in the run directory)."""
-    commits, machines, devices, packages, missing, restored = {}, set(), set(), {}, [], 0
+    commits, machines, devices, packages, missing, restored, rebuilt = {}, set(), set(), {}, [], 0, 0
     for e in experiments:
         for s in seeds:
             d = runio.run_dir(results, paper, e, scale, s)
             m = json.loads((d / "metrics.json").read_text())
             check_final_params(d, m)
             restored += (d / share.RESTORED).exists()
+            rebuilt += (d / share.RECONSTRUCTED).exists()
             if m.get("machine"):
                 machines.add(m["machine"])
             if m.get("devices"):
@@ -146,6 +147,8 @@ def run_provenance(results: Path, paper: str, scale: str, experiments, seeds) ->
             "packages": {k: sorted(v) for k, v in sorted(packages.items())},
             # runs whose files came back from their committed records (python -m repro.share restore-record)
             **({"restored_from_record": restored} if restored else {}),
+            # of those, runs rebuilt from a committed per-seed table after their directories were lost
+            **({"reconstructed_from_table": rebuilt} if rebuilt else {}),
         },
     }
 

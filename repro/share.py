@@ -37,6 +37,7 @@ LOCAL_ONLY = {"checkpoints"}     # Orbax step folders: timestamps inside; the fi
 RECORDS = "runs"                 # results/<paper>/<scale>/runs: the committed run records
 NOT_RECORDED = {export.FILENAME}  # parameters: megabytes per run, not for git
 RESTORED = "restored_from_record"  # written into a run directory restored from a record
+RECONSTRUCTED = "reconstructed_from_table"   # in a record rebuilt from a per-seed table (repro/records_from_table.py)
 MTIMES = "mtimes.json"           # in a record: its files' modification times (git keeps none; run_table reads them)
 
 

@@ -128,6 +128,52 @@ def test_the_dashboard_says_how_many_runs_came_back_from_their_records():
 def test_the_readme_table_says_how_many_runs_came_back_from_their_records():
     from analysis import readme_table
     rep = {"runs_provenance": {"machines": ["2 cores, Intel"], "restored_from_record": 3}}
-    assert readme_table.machine(rep) == ("runs trained on 2 cores, Intel (3 of them restored from their committed "
-                                         "records, `results/<p>/<scale>/runs/`)")
+    assert readme_table.machine(rep) == ("runs trained on 2 cores, Intel; 3 runs restored from their committed "
+                                         "records (`results/<p>/<scale>/runs/`)")
     assert readme_table.machine({"runs_provenance": {"machines": ["m"]}}) == "runs trained on m"
+
+
+def test_runs_lost_with_their_directories_are_rebuilt_from_the_committed_per_seed_table(tmp_path, monkeypatch):
+    from analysis import run_table
+    from repro import records_from_table as rft
+    lost = tmp_path / "lost"
+    fake_run(lost, "a", "cpu", 0, score=41.90673828125)
+    m = json.loads((lost / "p/runs/a/cpu/seed0/metrics.json").read_text())
+    m.update(git_commit="0123456789abcdef", git_dirty="false", config_hash="h1", steps=4000, wall_time_s=370.45,
+             n_params=45216)
+    (lost / "p/runs/a/cpu/seed0/metrics.json").write_text(json.dumps(m))
+    written = 1_764_000_000 * 10 ** 9
+    os.utime(lost / "p/runs/a/cpu/seed0/metrics.json", ns=(written, written))
+    fake_run(lost, "b", "cpu", 3, score=7.0)
+    table = tmp_path / "per-seed.csv"
+    table.write_text(run_table.to_csv(run_table.rows(lost, "p", "cpu")))
+
+    results = tmp_path / "results"
+    fake_run(results, "b", "cpu", 3, score=8.0)                # trained again since: its own record is kept
+    share.record(results, "p", "cpu")
+    assert rft.rebuild(results, "p", "cpu", table, tmp_path) == 1
+    rec = results / "p/cpu/runs/a/seed0"
+    got = json.loads((rec / "metrics.json").read_text())
+    assert got == {"paper": "p", "scale": "cpu", "experiment": "a", "seed": 0, "score": 41.906738,
+                   "config_hash": "h1", "git_dirty": "false", "git_commit": "0123456789", "steps": 4000,
+                   "wall_time_s": 370.4, "n_params": 45216}
+    assert json.loads((rec / share.RECONSTRUCTED).read_text())["precision"].startswith("six decimals")
+    assert json.loads((results / "p/cpu/runs/b/seed3/metrics.json").read_text())["score"] == 8.0
+    assert rft.rebuild(results, "p", "cpu", table, tmp_path, replace=True) == 2
+
+    shutil.rmtree(results / "p/runs")
+    assert share.restore_record(results, "p", "cpu") == 2
+    run = results / "p/runs/a/cpu/seed0"
+    assert (run / share.RECONSTRUCTED).exists() and (run / share.RESTORED).exists()
+    assert (run / "metrics.json").stat().st_mtime_ns == written         # the looks' times survive the rebuild
+    assert run_table.rows(results, "p", "cpu")[0]["metrics_written_utc"] == \
+        run_table.rows(lost, "p", "cpu")[0]["metrics_written_utc"]
+    got = verify.run_provenance(results, "p", "cpu", ["a"], [0])
+    assert got["runs_provenance"]["reconstructed_from_table"] == 1
+    assert got["runs_git"] == {"0123456789": "false"}
+
+
+def test_rebuilding_from_a_missing_table_names_it(tmp_path, capsys):
+    from repro import records_from_table as rft
+    assert rft.main(["p", "--table", str(tmp_path / "nope.csv"), "--results", str(tmp_path)]) == 2
+    assert "nope.csv does not exist" in capsys.readouterr().err
