@@ -82,7 +82,9 @@ def restore(results: Path, paper: str) -> int:
         tmp = dst.with_name(dst.name + ".tmp")
         shutil.copy2(f, tmp)
         tmp.rename(dst)
-        finished += f.name == "metrics.json"
+        if f.name == "metrics.json":
+            forget_incomplete(dst)
+            finished += 1
     return finished
 
 
@@ -134,8 +136,29 @@ def restore_record(results: Path, paper: str, scale: str) -> int:
             if name in mtimes:      # when the run wrote it, not when it came back (run_table's metrics_written_utc)
                 os.utime(run / name, ns=(mtimes[name], mtimes[name]))
         runio.atomic_write(run / RESTORED, f"{rec}\n")
+        forget_incomplete(run / "metrics.json")
         restored += 1
     return restored
+
+
+def forget_incomplete(output: Path, workdir: Path | None = None) -> bool:
+    """Clear Snakemake's "incomplete" mark on ``output``, if a killed job left one: Snakemake would otherwise force the
+    job again and delete the restored file first. The mark is ``.snakemake/incomplete/<base64 of the output's path
+    relative to the working directory>`` (Snakemake's persistence layout; `snakemake --cleanup-metadata FILE` clears
+    the same). Returns whether there was one."""
+    import base64
+    workdir = Path(workdir or Path.cwd()).resolve()
+    try:
+        rel = Path(output).resolve().relative_to(workdir)
+    except ValueError:
+        return False
+    key = base64.urlsafe_b64encode(str(rel).encode()).decode()
+    parts = [key[i:i + 254] for i in range(0, len(key), 254)]      # a name over 255 characters is split in folders
+    mark = (workdir / ".snakemake" / "incomplete").joinpath(*["@" + s for s in parts[:-1]], parts[-1])
+    if mark.exists():
+        mark.unlink()
+        return True
+    return False
 
 
 def main(argv=None) -> int:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +178,25 @@ def test_rebuilding_from_a_missing_table_names_it(tmp_path, capsys):
     from repro import records_from_table as rft
     assert rft.main(["p", "--table", str(tmp_path / "nope.csv"), "--results", str(tmp_path)]) == 2
     assert "nope.csv does not exist" in capsys.readouterr().err
+
+
+def test_a_restored_run_is_not_trained_again_because_a_killed_job_marked_it_incomplete(tmp_path, monkeypatch):
+    """A workflow killed while a job trained a seed leaves Snakemake's "incomplete" mark on that seed's metrics.json;
+    restoring the run from its record must clear it, or the next workflow deletes the restored file and trains again
+    (seen on the Mamba final run, 2026-12-05)."""
+    import types
+
+    from snakemake.persistence.file import FilePersistence
+    monkeypatch.chdir(tmp_path)
+    fake_run(tmp_path / "results", "a", "cpu", 2)
+    share.record(Path("results"), "p", "cpu")
+    shutil.rmtree(tmp_path / "results/p/runs")
+    incomplete = tmp_path / ".snakemake" / "incomplete"
+    fake = types.SimpleNamespace(_fetch_max_len=lambda subject: 255)
+    mark = Path(FilePersistence._record_path(fake, str(incomplete), "results/p/runs/a/cpu/seed2/metrics.json"))
+    mark.parent.mkdir(parents=True)
+    mark.write_text("{}")
+    other = Path(FilePersistence._record_path(fake, str(incomplete), "results/p/runs/a/cpu/seed3/metrics.json"))
+    other.write_text("{}")
+    assert share.restore_record(Path("results"), "p", "cpu") == 1
+    assert not mark.exists() and other.exists()          # only the restored run's mark goes
