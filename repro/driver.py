@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from repro import config as rconfig
-from repro import compile_cache, export, provenance, runio, tracking
+from repro import compile_cache, export, provenance, runio, share, tracking
 from repro.checkpoint import CheckpointError
 from repro.data import DataError
 from repro.progress import Progress
@@ -83,6 +83,14 @@ def _open(paper_dir: Path, cfg: dict, seed: int, run_dir: Path, track: bool) -> 
                                   f"{chash}); delete {run_dir} to start it over, or restore the config it was run with")
         if (run_dir / "metrics.json").exists():
             return json.loads((run_dir / "metrics.json").read_text())
+    elif (run_dir / "metrics.json").exists():   # rebuilt from a per-seed table, no config.yaml (records_from_table)
+        m = json.loads((run_dir / "metrics.json").read_text())
+        if m.get("config_hash", chash) != chash:
+            raise CheckpointError(f"{run_dir} holds a run of another config (a different config hash: "
+                                  f"{m['config_hash']}, now {chash}); delete {run_dir} to start it over")
+        return m
+    for mark in (share.RESTORED, share.RECONSTRUCTED):   # trained here and now, whatever the directory held before
+        (run_dir / mark).unlink(missing_ok=True)
     runio.write_yaml(cfg_file, {**cfg, "seed": seed, "config_hash": chash})
     git, tracker = tracking.git_state(), None
     if track and tracking.enabled():

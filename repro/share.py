@@ -108,6 +108,9 @@ def record(results: Path, paper: str, scale: str) -> int:
                and (dst / f.relative_to(run)).read_bytes() == f.read_bytes() for f in files):
             continue
         mtimes = {str(f.relative_to(run)): f.stat().st_mtime_ns for f in files}
+        for old in _files(dst) if dst.is_dir() else ():     # what the run no longer holds (trained again since)
+            if str(old.relative_to(dst)) not in mtimes and old.name != MTIMES:
+                old.unlink()
         runio.write_json(dst / MTIMES, mtimes)
         for f in sorted(files, key=lambda f: f.name == "metrics.json"):   # metrics.json last: a record is whole
             runio.atomic_write(dst / f.relative_to(run), f.read_bytes())

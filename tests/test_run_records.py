@@ -200,3 +200,34 @@ def test_a_restored_run_is_not_trained_again_because_a_killed_job_marked_it_inco
     other.write_text("{}")
     assert share.restore_record(Path("results"), "p", "cpu") == 1
     assert not mark.exists() and other.exists()          # only the restored run's mark goes
+
+
+def test_a_rebuilt_run_is_finished_for_the_driver_and_a_run_trained_again_loses_its_restored_marks(tmp_path):
+    from repro import config as rconfig
+    from repro import driver
+    from repro.checkpoint import CheckpointError
+    cfg = {"train": {"steps": 1}, "model": {"d": 1}}
+    run = tmp_path / "seed0"
+    run.mkdir()
+    (run / "metrics.json").write_text(json.dumps({"score": 1.0, "config_hash": rconfig.config_hash(cfg)}))
+    (run / share.RECONSTRUCTED).write_text("{}")
+    assert driver._open(tmp_path, cfg, 0, run, track=False) == {"score": 1.0, "config_hash": rconfig.config_hash(cfg)}
+    assert not (run / "config.yaml").exists()                    # nothing trained, nothing written
+    (run / "metrics.json").write_text(json.dumps({"score": 1.0, "config_hash": "another"}))
+    with pytest.raises(CheckpointError, match="another config"):
+        driver._open(tmp_path, cfg, 0, run, track=False)
+    (run / "metrics.json").unlink()                              # e.g. Snakemake forced the job: trained again
+    (run / share.RESTORED).write_text("record\n")
+    driver._open(tmp_path, cfg, 0, run, track=False)
+    assert (run / "config.yaml").exists()
+    assert not (run / share.RESTORED).exists() and not (run / share.RECONSTRUCTED).exists()
+
+
+def test_a_record_replaced_keeps_no_file_the_run_no_longer_has(tmp_path):
+    fake_run(tmp_path, "a", "cpu", 0)
+    rec = tmp_path / "p/cpu/runs/a/seed0"
+    rec.mkdir(parents=True)
+    (rec / share.RECONSTRUCTED).write_text("{}")                 # a rebuilt record, then the run trained again
+    (rec / "metrics.json").write_text("{}")
+    assert share.record(tmp_path, "p", "cpu") == 1
+    assert not (rec / share.RECONSTRUCTED).exists() and (rec / "history.csv").exists()
