@@ -2,7 +2,8 @@
 ``results/<paper>/<scale>/curves/<experiment>.csv`` with columns ``step, seed, loss`` (the training loss of each
 seed, at most MAX_POINTS steps per seed, evenly spaced, the first and last kept), written beside claims.json by the
 verification step and committed with it, so two commits' curves can be overlaid. Experiments whose history has no
-loss column (measurements, feature tables) have no curve.
+loss column (measurements, feature tables), or whose runs kept no history (rebuilt from a per-seed table:
+repro/records_from_table.py), have no curve, and an earlier verification's curve of them is removed.
 """
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ def write(results: Path, paper: str, scale: str, experiments, seeds) -> list[Pat
             if c:
                 per_seed[s] = c
         if not per_seed:
+            # none of the runs behind these verdicts kept a curve (a measurement, or runs rebuilt from a per-seed
+            # table): an older verification's file would show runs that are not these
+            (out_dir / f"{e}.csv").unlink(missing_ok=True)
             continue
         out_dir.mkdir(parents=True, exist_ok=True)
         rows = ["step,seed,loss"]

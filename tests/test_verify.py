@@ -168,6 +168,12 @@ def test_curves_for_dvc_plots_one_tidy_file_per_experiment_in_the_scales_folder(
     assert written == [tmp_path / "mamba" / "cpu" / "curves" / "s6-mamba.csv"]
     assert written[0].read_text().splitlines() == ["step,seed,loss", "50,0,2", "100,0,1", "50,1,2.5", "100,1,0.5"]
     assert curves.read(written[0]) == {"0": ([50.0, 100.0], [2.0, 1.0]), "1": ([50.0, 100.0], [2.5, 0.5])}
+    # an earlier verification's curve of an experiment whose runs now keep none (rebuilt from a per-seed table)
+    stale = tmp_path / "mamba" / "cpu" / "curves" / "s4-mamba.csv"
+    stale.write_text("step,seed,loss\n50,0,2\n")
+    runio.run_dir(tmp_path, "mamba", "s4-mamba", "cpu", 0).mkdir(parents=True)
+    assert curves.write(tmp_path, "mamba", "cpu", ["s6-mamba", "s4-mamba"], [0, 1]) == written
+    assert not stale.exists()
 
 
 def test_curves_keep_at_most_max_points_per_seed_first_and_last_included():
